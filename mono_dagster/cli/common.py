@@ -1,0 +1,64 @@
+"""What every command shares: turning typed errors into one line and an exit code, date options."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import click
+
+from mono_dagster.mono import MonoClient, MonoError, RetrySettings, SecretBackedMonoTokenProvider
+from mono_dagster.settings import Settings, SettingsError
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_USAGE_OR_INPUT = 2
+
+
+def one_line_errors(command: F) -> F:
+    """Expected failures (bad key, unknown account, unreachable host, bad setting) end in one line, exit 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (MonoError, SettingsError, ValueError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE_OR_INPUT)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_day(_ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        name = param.name if param else "date"
+        raise click.BadParameter(f"{value!r} is not a date of the form YYYY-MM-DD", param_hint=f"--{name}") from None
+
+
+def configure_cli_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs each request at INFO; keep the operator's terminal for what matters.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def client_from_environment(settings: Settings | None = None) -> MonoClient:
+    settings = settings or Settings.from_env()
+    return MonoClient(
+        token_provider=SecretBackedMonoTokenProvider.from_environment(),
+        base_url=settings.mono_base_url,
+        rate_limit_per_second=settings.rate_limit_per_second,
+        rate_limit_burst=settings.rate_limit_burst,
+        retry=RetrySettings(max_attempts=settings.max_attempts),
+        page_size=settings.page_size,
+    )

@@ -1,0 +1,82 @@
+"""`MonoResource`: configures and owns one `MonoClient` per run; the client itself is plain Python."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from mono_dagster.mono import MonoClient, RetrySettings, SecretBackedMonoTokenProvider
+from mono_dagster.mono.client import DEFAULT_BASE_URL
+
+
+class MonoResource(dg.ConfigurableResource):
+    """Mono's API, paced by the process-wide token bucket and retried politely.
+
+    The secret comes from `MONO_SECRET_KEY` or a mounted file named by `MONO_SECRET_KEY_FILE`; both are
+    `EnvVar`s, resolved at launch and hidden in the UI.
+    """
+
+    secret_key: str | None = None
+    secret_key_file: str | None = None
+    base_url: str = DEFAULT_BASE_URL
+    rate_limit_per_second: float = 10.0
+    rate_limit_burst: int = 20
+    max_attempts: int = 5
+    page_size: int = 1000
+
+    _client: MonoClient | None = PrivateAttr(default=None)
+
+    def token_provider(self) -> SecretBackedMonoTokenProvider:
+        if self.secret_key_file:
+            return SecretBackedMonoTokenProvider(secret_file=self.secret_key_file, env_var=None)
+        secret = self.secret_key
+        return SecretBackedMonoTokenProvider(loader=lambda: secret or "", env_var=None)
+
+    def build_client(self) -> MonoClient:
+        return MonoClient(
+            token_provider=self.token_provider(),
+            base_url=self.base_url,
+            rate_limit_per_second=self.rate_limit_per_second,
+            rate_limit_burst=self.rate_limit_burst,
+            retry=RetrySettings(max_attempts=self.max_attempts),
+            page_size=self.page_size,
+        )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._client = self.build_client()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def get_client(self) -> MonoClient:
+        """The run's client (built lazily when the resource is used outside a run, e.g. in a sensor)."""
+        if self._client is None:
+            self._client = self.build_client()
+        return self._client
+
+
+def mono_resource_from_environment(environ: Mapping[str, str] | None = None) -> MonoResource:
+    """Wires `MonoResource` to environment variables through `EnvVar` (resolved at launch, not at load)."""
+    env = environ if environ is not None else os.environ
+    config: dict[str, Any] = {}
+    if env.get("MONO_SECRET_KEY_FILE"):
+        config["secret_key_file"] = dg.EnvVar("MONO_SECRET_KEY_FILE")
+    else:
+        config["secret_key"] = dg.EnvVar("MONO_SECRET_KEY")
+    if env.get("MONO_BASE_URL"):
+        config["base_url"] = dg.EnvVar("MONO_BASE_URL")
+    for variable, field, kind in (
+        ("MONO_RATE_LIMIT_PER_SECOND", "rate_limit_per_second", float),
+        ("MONO_RATE_LIMIT_BURST", "rate_limit_burst", int),
+        ("MONO_MAX_ATTEMPTS", "max_attempts", int),
+        ("MONO_PAGE_SIZE", "page_size", int),
+    ):
+        if env.get(variable):
+            config[field] = dg.EnvVar.int(variable) if kind is int else float(env[variable])
+    return MonoResource(**config)

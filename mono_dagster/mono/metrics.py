@@ -1,0 +1,50 @@
+"""Prometheus instrumentation of every Mono request, under the service role `mono_open_banking`.
+
+`endpoint` is the path template (`/v2/accounts/{id}/transactions`), never a real id, so the series
+count stays bounded however many accounts there are.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+from mono_dagster.mono.operations import SERVICE_ROLE
+
+# Buckets bracket the RFC's 2 s latency SLA finely, then reach out to the client's read timeout.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
+
+REQUESTS = Counter(
+    "taxpoynt_mono_client_requests_total",
+    "HTTP requests sent to Mono, by endpoint template and status (or the transport error class).",
+    ["service_role", "provider", "endpoint", "status"],
+)
+REQUEST_SECONDS = Histogram(
+    "taxpoynt_mono_client_request_seconds",
+    "Latency of single HTTP requests to Mono.",
+    ["service_role", "provider", "endpoint"],
+    buckets=LATENCY_BUCKETS,
+)
+RETRIES = Counter(
+    "taxpoynt_mono_client_retries_total",
+    "Requests to Mono that were retried, by the reason for the retry.",
+    ["service_role", "provider", "endpoint", "reason"],
+)
+RATE_LIMIT_WAIT_SECONDS = Counter(
+    "taxpoynt_mono_client_rate_limit_wait_seconds_total",
+    "Seconds spent waiting on the in-process token bucket before calling Mono.",
+    ["service_role", "provider"],
+)
+
+
+def observe_request(endpoint: str, status: str, seconds: float) -> None:
+    REQUESTS.labels(SERVICE_ROLE, "mono", endpoint, status).inc()
+    REQUEST_SECONDS.labels(SERVICE_ROLE, "mono", endpoint).observe(seconds)
+
+
+def observe_retry(endpoint: str, reason: str) -> None:
+    RETRIES.labels(SERVICE_ROLE, "mono", endpoint, reason).inc()
+
+
+def observe_rate_limit_wait(seconds: float) -> None:
+    if seconds > 0:
+        RATE_LIMIT_WAIT_SECONDS.labels(SERVICE_ROLE, "mono").inc(seconds)

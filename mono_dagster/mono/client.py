@@ -99,6 +99,7 @@ class FetchResult:
     retries: int
     rate_limit_wait_seconds: float
     elapsed_seconds: float
+    slowest_page_seconds: float  # the longest wait for one page, retries included (the 2 s SLA)
 
     @property
     def shapes(self) -> set[str]:
@@ -125,7 +126,11 @@ class _Context:
     error_kwargs: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.error_kwargs = {"operation": self.operation, "account_id": self.account_id, "window": self.window}
+        self.error_kwargs = {
+            "operation": self.operation,
+            "account_id": self.account_id,
+            "window": self.window,
+        }
 
 
 class _Unauthorized(Exception):
@@ -162,7 +167,9 @@ class MonoClient:
         self._token = token_provider
         self._retry = retry or RetrySettings()
         self._sleep = sleep
-        self._limiter = rate_limiter or shared_token_bucket(parts.netloc, rate_limit_per_second, rate_limit_burst)
+        self._limiter = rate_limiter or shared_token_bucket(
+            parts.netloc, rate_limit_per_second, rate_limit_burst
+        )
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=(timeouts or Timeouts()).to_httpx(),
@@ -206,10 +213,12 @@ class MonoClient:
         if narration:
             filters["narration"] = narration
         fetched_at: list[datetime] = []
+        page_seconds: list[float] = []
         before = self._snapshot()
         started = time.perf_counter()
 
         def fetch_page(page_number: int) -> MonoPage:
+            page_started = time.perf_counter()
             page = self._get(
                 f"/v2/accounts/{account_id}/transactions",
                 {**filters, "page": str(page_number)},
@@ -217,6 +226,7 @@ class MonoClient:
                 parse=parse_transactions_page,
             )
             fetched_at.append(datetime.now(UTC))
+            page_seconds.append(time.perf_counter() - page_started)
             return page
 
         walk = walk_window(fetch_page, page_size=self.page_size, max_pages=self.max_pages)
@@ -239,6 +249,7 @@ class MonoClient:
             retries=after.retries - before.retries,
             rate_limit_wait_seconds=after.rate_limit_wait_seconds - before.rate_limit_wait_seconds,
             elapsed_seconds=time.perf_counter() - started,
+            slowest_page_seconds=max(page_seconds, default=0.0),
         )
 
     def list_accounts(self, *, page_size: int = 100) -> list[dict[str, Any]]:
@@ -298,7 +309,8 @@ class MonoClient:
 
         retrying = Retrying(
             retry=retry_if_exception_type(TransientMonoFailure),
-            stop=stop_after_attempt(self._retry.max_attempts) | stop_after_delay(self._retry.max_elapsed_seconds),
+            stop=stop_after_attempt(self._retry.max_attempts)
+            | stop_after_delay(self._retry.max_elapsed_seconds),
             wait=BackoffWait(self._retry),
             sleep=self._sleep,
             before_sleep=before_sleep,
@@ -319,7 +331,9 @@ class MonoClient:
     def _host(self) -> str:
         return urlsplit(self.base_url).netloc
 
-    def _send_once(self, path: str, params: dict[str, str], context: _Context, parse: Callable[[str], T]) -> T:
+    def _send_once(
+        self, path: str, params: dict[str, str], context: _Context, parse: Callable[[str], T]
+    ) -> T:
         waited = self._limiter.acquire()
         metrics.observe_rate_limit_wait(waited)
         self._count(requests=1, waited=waited)
@@ -357,8 +371,12 @@ class MonoClient:
                 mono_message=message,
             )
         error = MonoNotFoundError if status == 404 else MonoRequestError
-        raise error(f"Mono refused the request (HTTP {status})", status_code=status, mono_message=message,
-                    **context.error_kwargs)
+        raise error(
+            f"Mono refused the request (HTTP {status})",
+            status_code=status,
+            mono_message=message,
+            **context.error_kwargs,
+        )
 
 
 def _account_details(account_id: str, document: Any, context: _Context) -> AccountDetails:

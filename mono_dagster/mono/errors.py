@@ -58,7 +58,7 @@ class MonoNotFoundError(MonoRequestError):
 
 
 class MonoUnavailableError(MonoError):
-    """Mono kept failing (429, 5xx, timeouts, unreachable, unparseable bodies) until the retry budget ran out."""
+    """Mono kept failing (429, 5xx, timeouts, unreachable, bad bodies) until the retry budget ran out."""
 
 
 class MonoResponseError(MonoError):

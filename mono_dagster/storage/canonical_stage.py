@@ -6,13 +6,11 @@ rows go in with COPY (the fast path measured in peers.md §4.1); on SQLite with 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import sqlalchemy as sa
 
 from mono_dagster.records import CANONICAL_COLUMNS
-from mono_dagster.storage.frames import canonical_frame, canonical_values
+from mono_dagster.storage.frames import canonical_frame, canonical_values, require_columns
 from mono_dagster.storage.tables import canonical_transactions
 
 _STAGE_COLUMNS: tuple[str, ...] = ("run_id", *CANONICAL_COLUMNS)
@@ -20,18 +18,16 @@ _STAGE_COLUMNS: tuple[str, ...] = ("run_id", *CANONICAL_COLUMNS)
 
 def stage_canonical(conn: sa.Connection, run_id: str, frame: pd.DataFrame) -> int:
     """Replaces the run's stage with the frame's rows; returns how many rows were staged."""
-    columns = canonical_values(frame)
+    require_columns(frame, CANONICAL_COLUMNS, "canonical")
     _refuse_duplicate_ids(frame)
     clear_stage(conn, run_id)
     if frame.empty:
         return 0
-    rows = [(run_id, *values) for values in zip(*columns, strict=True)]
     if conn.dialect.name == "postgresql":
-        _copy_rows(conn, rows)
-    else:
-        conn.execute(
-            sa.insert(canonical_transactions), [dict(zip(_STAGE_COLUMNS, row, strict=True)) for row in rows]
-        )
+        _copy_frame(conn, run_id, frame)
+        return len(frame)
+    rows = [(run_id, *values) for values in zip(*canonical_values(frame), strict=True)]
+    conn.execute(sa.insert(canonical_transactions), [dict(zip(_STAGE_COLUMNS, row, strict=True)) for row in rows])
     return len(rows)
 
 
@@ -61,15 +57,22 @@ def _refuse_duplicate_ids(frame: pd.DataFrame) -> None:
         raise ValueError(f"canonical frame repeats {len(repeated)} transaction_id(s), e.g. {sample}")
 
 
-def _copy_rows(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+def _copy_frame(conn: sa.Connection, run_id: str, frame: pd.DataFrame) -> None:
+    """COPY in CSV form, written by pandas in C rather than row by row in Python (about 3x faster here).
+
+    NULL is spelled `\\N`, so an empty narration stays an empty string (a narration that is exactly the two
+    characters backslash-N would read back as NULL; the schema's non-null checks then fail loudly).
+    """
     from psycopg import sql  # Postgres only: SQLite deployments never import the driver
 
-    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
+    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')").format(
         table=sql.Identifier(canonical_transactions.name),
         columns=sql.SQL(", ").join(sql.Identifier(column) for column in _STAGE_COLUMNS),
     )
+    staged = frame.loc[:, list(CANONICAL_COLUMNS)]
+    staged.insert(0, "run_id", run_id)
+    payload = staged.to_csv(index=False, header=False, na_rep="\\N", date_format="%Y-%m-%dT%H:%M:%S.%f%z")
     # The DBAPI connection under SQLAlchemy's: the COPY runs inside the caller's transaction.
     driver_connection = conn.connection.driver_connection
     with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
+        copy.write(payload)

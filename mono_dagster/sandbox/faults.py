@@ -35,6 +35,9 @@ class FaultPlan:
     duplicate_across_pages: bool = False  # page N's last transaction is also page N+1's first
     new_transactions_while_paging: int = 0  # inserted once, right after page 1 of a multi-page walk
     shape: str | None = None  # overrides config.shape on /v2 transaction responses
+    # Bad input as Mono might send it: transaction id -> fields served in place of the stored ones
+    # (e.g. {"amount": -500}); the ledger and its balances are untouched.
+    malformed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.kinds = tuple(self.kinds)

@@ -134,6 +134,8 @@ def transactions(shape: str | None) -> Handler:
                     if (not query.type or row["type"] == query.type) and needle in row["narration"].lower()
                 ]
             rows.reverse()  # newest first; `between` returned a fresh slice
+            if plan.malformed:
+                rows = [{**row, **plan.malformed[row["id"]]} if row["id"] in plan.malformed else row for row in rows]
             page = slice_page(
                 rows,
                 page=query.page,

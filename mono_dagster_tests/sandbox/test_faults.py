@@ -188,3 +188,21 @@ def test_a_fault_plan_round_trips_through_a_dict_and_refuses_unknowns():
         FaultPlan(kinds=("teapot",))
     with pytest.raises(ValueError, match="rate"):
         FaultPlan(rate=1.5)
+
+
+def test_malformed_fields_are_served_in_place_of_the_stored_ones(sandbox):
+    import httpx
+
+    from mono_dagster.sandbox import FaultPlan
+
+    account = sandbox.state.account_ids()[0]
+    stored = sandbox.state.transactions(account)[0]
+    sandbox.state.set_fault_plan(FaultPlan(malformed={stored["id"]: {"amount": -500, "type": "refund"}}))
+    served = httpx.get(
+        f"{sandbox.base_url}/v2/accounts/{account}/transactions",
+        params={"paginate": "false"},
+        headers={"mono-sec-key": sandbox.state.secret_key},
+    ).json()["data"]
+    bad = next(txn for txn in served if txn["id"] == stored["id"])
+    assert (bad["amount"], bad["type"]) == (-500, "refund")
+    assert sandbox.state.transactions(account)[0]["amount"] == stored["amount"], "the ledger is untouched"

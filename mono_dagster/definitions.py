@@ -4,8 +4,35 @@ from __future__ import annotations
 
 import dagster as dg
 
-from mono_dagster.defs.resources import mono_resource_from_environment
-
-defs = dg.Definitions(
-    resources={"mono": mono_resource_from_environment()},
+from mono_dagster.defs.canonical_asset import canonical_transactions
+from mono_dagster.defs.freshness import (
+    accounts_synced_within_26_hours,
+    freshness_check_job,
+    freshness_check_schedule,
 )
+from mono_dagster.defs.jobs import mono_sync_job
+from mono_dagster.defs.persisted_asset import bank_transactions
+from mono_dagster.defs.raw_asset import mono_raw_transactions
+from mono_dagster.defs.resources import (
+    DatabaseResource,
+    MonoResource,
+    database_resource_from_environment,
+    mono_resource_from_environment,
+)
+from mono_dagster.defs.retention import raw_retention_job, raw_retention_schedule
+
+
+def build_definitions(mono: MonoResource, database: DatabaseResource) -> dg.Definitions:
+    """The code location with the given resources (tests and tools bind their own)."""
+    return dg.Definitions(
+        assets=[mono_raw_transactions, canonical_transactions, bank_transactions],
+        asset_checks=[accounts_synced_within_26_hours],
+        jobs=[mono_sync_job, freshness_check_job, raw_retention_job],
+        schedules=[freshness_check_schedule, raw_retention_schedule],
+        resources={"mono": mono, "database": database},
+        # Steps are short next to process start-up (peers.md §4.3), so a run executes in one process.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(mono_resource_from_environment(), database_resource_from_environment())

@@ -25,7 +25,6 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "MONO_PARTITIONS_START_DATE": "partitions_start_date",
     "MONO_SHARD_COUNT": "shard_count",
     "MONO_RAW_RETENTION_DAYS": "raw_retention_days",
-    "MONO_INGESTION_ENABLED": "ingestion_enabled",
 }
 
 
@@ -42,7 +41,6 @@ class Settings(BaseModel, frozen=True):
     partitions_start_date: date = date(2024, 1, 1)
     shard_count: int = Field(8, ge=1, le=256)
     raw_retention_days: int = Field(30, ge=1)
-    ingestion_enabled: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

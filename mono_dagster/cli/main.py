@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import click
 
+from mono_dagster.cli.accounts_command import accounts_group
 from mono_dagster.cli.common import configure_cli_logging
+from mono_dagster.cli.db_command import db_group
+from mono_dagster.cli.demo_command import demo_command
 from mono_dagster.cli.fetch_command import fetch_command
+from mono_dagster.cli.sandbox_command import sandbox_command
+from mono_dagster.cli.sync_commands import backfill_command, resync_command, smoke_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,4 +20,14 @@ def cli(verbose: bool) -> None:
     configure_cli_logging(verbose)
 
 
-cli.add_command(fetch_command)
+for command in (
+    sandbox_command,
+    fetch_command,
+    db_group,
+    accounts_group,
+    backfill_command,
+    resync_command,
+    smoke_command,
+    demo_command,
+):
+    cli.add_command(command)

@@ -15,9 +15,7 @@ from mono_dagster.sandbox.config import SHAPES
 from mono_dagster.sandbox.faults import FAULT_KINDS, is_fault_kind
 
 
-def parse_kinds(
-    _ctx: click.Context | None, _param: click.Parameter | None, value: str | None
-) -> tuple[str, ...]:
+def parse_kinds(_ctx: click.Context | None, _param: click.Parameter | None, value: str | None) -> tuple[str, ...]:
     if not value:
         return FAULT_KINDS
     kinds = tuple(kind.strip() for kind in value.split(",") if kind.strip())
@@ -31,9 +29,7 @@ def parse_kinds(
 
 
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option(
-    "--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="0: any free port."
-)
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
 @click.option("--seed", default=7, show_default=True, type=int)
 @click.option("--accounts", default=3, show_default=True, type=click.IntRange(0, 1000))
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3660))

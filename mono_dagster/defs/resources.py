@@ -8,9 +8,12 @@ from typing import Any
 
 import dagster as dg
 from pydantic import PrivateAttr
+from sqlalchemy import Engine
 
 from mono_dagster.mono import MonoClient, RetrySettings, SecretBackedMonoTokenProvider
 from mono_dagster.mono.client import DEFAULT_BASE_URL
+from mono_dagster.storage.engine import create_db_engine, resolve_database_url
+from mono_dagster.storage.migrate import ensure_schema_current
 
 
 class MonoResource(dg.ConfigurableResource):
@@ -26,6 +29,8 @@ class MonoResource(dg.ConfigurableResource):
     rate_limit_per_second: float = 10.0
     rate_limit_burst: int = 20
     max_attempts: int = 5
+    retry_base_delay_seconds: float = 0.5
+    retry_max_delay_seconds: float = 8.0
     page_size: int = 1000
 
     _client: MonoClient | None = PrivateAttr(default=None)
@@ -42,7 +47,11 @@ class MonoResource(dg.ConfigurableResource):
             base_url=self.base_url,
             rate_limit_per_second=self.rate_limit_per_second,
             rate_limit_burst=self.rate_limit_burst,
-            retry=RetrySettings(max_attempts=self.max_attempts),
+            retry=RetrySettings(
+                max_attempts=self.max_attempts,
+                base_delay_seconds=self.retry_base_delay_seconds,
+                max_delay_seconds=self.retry_max_delay_seconds,
+            ),
             page_size=self.page_size,
         )
 
@@ -80,3 +89,33 @@ def mono_resource_from_environment(environ: Mapping[str, str] | None = None) -> 
         if env.get(variable):
             config[field] = dg.EnvVar.int(variable) if kind is int else float(env[variable])
     return MonoResource(**config)
+
+
+class DatabaseResource(dg.ConfigurableResource):
+    """The pipeline's own database (not Dagster's): Postgres in production, an embedded SQLite file first.
+
+    `url` comes from `MONO_DAGSTER_DB_URL`; without it, `mono_dagster.sqlite` under `DAGSTER_HOME` (or
+    `./.mono_dagster`). An embedded SQLite database is migrated on first use; Postgres must be migrated
+    explicitly with `mono-dagster db upgrade`, so a deploy never changes a production schema by surprise.
+    """
+
+    url: str | None = None
+
+    def resolved_url(self) -> str:
+        return self.url or resolve_database_url()
+
+    def get_engine(self) -> Engine:
+        url = self.resolved_url()
+        engine = create_db_engine(url)
+        if engine.dialect.name == "sqlite":
+            ensure_schema_current(url, upgrade=True)
+        else:
+            ensure_schema_current(url, upgrade=False)
+        return engine
+
+
+def database_resource_from_environment(environ: Mapping[str, str] | None = None) -> DatabaseResource:
+    env = environ if environ is not None else os.environ
+    if env.get("MONO_DAGSTER_DB_URL"):
+        return DatabaseResource(url=dg.EnvVar("MONO_DAGSTER_DB_URL"))
+    return DatabaseResource()

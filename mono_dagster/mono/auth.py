@@ -42,9 +42,7 @@ class SecretBackedMonoTokenProvider:
                 f"the secret key may be cached for at most {MAX_CACHE_SECONDS} s, not {cache_seconds}"
             )
         if loader is None and secret_file is None and env_var is None:
-            raise MonoConfigurationError(
-                "no source for the Mono secret key: give a loader, a file or an env var"
-            )
+            raise MonoConfigurationError("no source for the Mono secret key: give a loader, a file or an env var")
         self._loader = loader
         self._secret_file = Path(secret_file) if secret_file else None
         self._env_var = env_var
@@ -107,8 +105,7 @@ class SecretBackedMonoTokenProvider:
         value = (value or "").strip()
         if not value:
             raise MonoConfigurationError(
-                f"no Mono secret key: set {SECRET_KEY_ENV} or {SECRET_KEY_FILE_ENV} "
-                f"(source {self.source} is empty)"
+                f"no Mono secret key: set {SECRET_KEY_ENV} or {SECRET_KEY_FILE_ENV} (source {self.source} is empty)"
             )
         return SecretStr(value)
 

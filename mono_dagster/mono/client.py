@@ -167,9 +167,7 @@ class MonoClient:
         self._token = token_provider
         self._retry = retry or RetrySettings()
         self._sleep = sleep
-        self._limiter = rate_limiter or shared_token_bucket(
-            parts.netloc, rate_limit_per_second, rate_limit_burst
-        )
+        self._limiter = rate_limiter or shared_token_bucket(parts.netloc, rate_limit_per_second, rate_limit_burst)
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=(timeouts or Timeouts()).to_httpx(),
@@ -204,9 +202,7 @@ class MonoClient:
         narration: str | None = None,
     ) -> FetchResult:
         """Every transaction Mono holds for the account in the window (inclusive UTC dates)."""
-        context = _Context(
-            operations.FETCH_TRANSACTIONS, "/v2/accounts/{id}/transactions", account_id, window
-        )
+        context = _Context(operations.FETCH_TRANSACTIONS, "/v2/accounts/{id}/transactions", account_id, window)
         filters = {**window.mono_params(), "paginate": "true", "limit": str(self.page_size)}
         if transaction_type:
             filters["type"] = transaction_type
@@ -298,9 +294,7 @@ class MonoClient:
                 refreshed = True
                 self._token.refresh()
 
-    def _get_with_retries(
-        self, path: str, params: dict[str, str], context: _Context, parse: Callable[[str], T]
-    ) -> T:
+    def _get_with_retries(self, path: str, params: dict[str, str], context: _Context, parse: Callable[[str], T]) -> T:
         def before_sleep(state: Any) -> None:
             failure = state.outcome.exception()
             reason = failure.reason if isinstance(failure, TransientMonoFailure) else "unknown"
@@ -309,8 +303,7 @@ class MonoClient:
 
         retrying = Retrying(
             retry=retry_if_exception_type(TransientMonoFailure),
-            stop=stop_after_attempt(self._retry.max_attempts)
-            | stop_after_delay(self._retry.max_elapsed_seconds),
+            stop=stop_after_attempt(self._retry.max_attempts) | stop_after_delay(self._retry.max_elapsed_seconds),
             wait=BackoffWait(self._retry),
             sleep=self._sleep,
             before_sleep=before_sleep,
@@ -331,9 +324,7 @@ class MonoClient:
     def _host(self) -> str:
         return urlsplit(self.base_url).netloc
 
-    def _send_once(
-        self, path: str, params: dict[str, str], context: _Context, parse: Callable[[str], T]
-    ) -> T:
+    def _send_once(self, path: str, params: dict[str, str], context: _Context, parse: Callable[[str], T]) -> T:
         waited = self._limiter.acquire()
         metrics.observe_rate_limit_wait(waited)
         self._count(requests=1, waited=waited)

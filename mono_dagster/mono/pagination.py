@@ -78,9 +78,7 @@ def _walk_once(fetch_page: Callable[[int], MonoPage], *, page_size: int, max_pag
         if not page.has_next or not page.transactions:
             return walk
         if page.next_page is not None and page.next_page <= page_number:
-            raise MonoPaginationError(
-                f"Mono's next page ({page.next_page}) does not come after page {page_number}"
-            )
+            raise MonoPaginationError(f"Mono's next page ({page.next_page}) does not come after page {page_number}")
         if len(walk.pages) >= page_budget:
             raise MonoPaginationError(
                 f"still paging after {len(walk.pages)} pages of {page_size} "

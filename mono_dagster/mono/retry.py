@@ -65,9 +65,7 @@ class BackoffWait:
 
     def __init__(self, settings: RetrySettings) -> None:
         self._settings = settings
-        self._jitter = wait_random_exponential(
-            multiplier=settings.base_delay_seconds, max=settings.max_delay_seconds
-        )
+        self._jitter = wait_random_exponential(multiplier=settings.base_delay_seconds, max=settings.max_delay_seconds)
 
     def __call__(self, state: RetryCallState) -> float:
         failure = state.outcome.exception() if state.outcome else None

@@ -114,9 +114,7 @@ def test_an_unreachable_host_ends_with_one_line_and_exit_code_2():
 
 def test_a_malformed_date_is_refused_before_any_request(sandbox):
     sandbox.state.reset_request_log()
-    done = run_cli(
-        "fetch", "--account", "x", "--start", "01-02-2024", "--end", "2024-02-02", env=env_for(sandbox)
-    )
+    done = run_cli("fetch", "--account", "x", "--start", "01-02-2024", "--end", "2024-02-02", env=env_for(sandbox))
     assert done.returncode == 2
     assert "YYYY-MM-DD" in done.stderr
     assert sandbox.state.request_count() == 0

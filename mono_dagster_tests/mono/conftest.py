@@ -19,9 +19,7 @@ def make_client(sandbox) -> Iterator[Callable[..., MonoClient]]:
 
     def build(**overrides: Any) -> MonoClient:
         options: dict[str, Any] = {
-            "token_provider": SecretBackedMonoTokenProvider(
-                loader=lambda: sandbox.state.secret_key, env_var=None
-            ),
+            "token_provider": SecretBackedMonoTokenProvider(loader=lambda: sandbox.state.secret_key, env_var=None),
             "base_url": sandbox.base_url,
             "rate_limiter": TokenBucket(1000, 1000),
             "retry": FAST_RETRY,

@@ -47,9 +47,7 @@ def test_the_cache_may_not_outlive_sixty_minutes():
 def test_refresh_reloads_and_tells_every_listener():
     calls: list[str] = []
     values = iter(["old", "new"])
-    provider = SecretBackedMonoTokenProvider(
-        loader=lambda: next(values), on_refresh=[lambda: calls.append("a")]
-    )
+    provider = SecretBackedMonoTokenProvider(loader=lambda: next(values), on_refresh=[lambda: calls.append("a")])
     provider.add_refresh_listener(lambda: calls.append("b"))
     assert provider.secret().get_secret_value() == "old"
     assert provider.refresh().get_secret_value() == "new"

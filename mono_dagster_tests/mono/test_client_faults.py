@@ -111,9 +111,7 @@ def test_an_unreachable_host_is_retried_then_reported(make_client):
         retry=RetrySettings(max_attempts=2, base_delay_seconds=0.001, max_delay_seconds=0.002),
     )
     with pytest.raises(MonoUnavailableError, match="cannot connect"):
-        client.fetch_transactions(
-            "a" * 24, DateWindow(datetime(2024, 1, 1).date(), datetime(2024, 1, 2).date())
-        )
+        client.fetch_transactions("a" * 24, DateWindow(datetime(2024, 1, 1).date(), datetime(2024, 1, 2).date()))
 
 
 def test_a_401_reloads_the_key_once_and_succeeds(sandbox, make_client):
@@ -125,9 +123,7 @@ def test_a_401_reloads_the_key_once_and_succeeds(sandbox, make_client):
         loads.append(vault["key"])
         return vault["key"]
 
-    provider = SecretBackedMonoTokenProvider(
-        loader=load, env_var=None, on_refresh=[lambda: refreshed.append(True)]
-    )
+    provider = SecretBackedMonoTokenProvider(loader=load, env_var=None, on_refresh=[lambda: refreshed.append(True)])
     provider.secret()  # cached: the stale key
     vault["key"] = sandbox.state.secret_key  # rotated in the secrets service
     result = make_client(token_provider=provider, page_size=100).fetch_transactions(
@@ -142,9 +138,7 @@ def test_a_401_after_the_refresh_is_an_authentication_error(sandbox, make_client
     provider = SecretBackedMonoTokenProvider(loader=lambda: "test_sk_wrong_key_123", env_var=None)
     sandbox.state.reset_request_log()
     with pytest.raises(MonoAuthenticationError) as raised:
-        make_client(token_provider=provider).fetch_transactions(
-            sandbox.state.account_ids()[0], window_of(sandbox)
-        )
+        make_client(token_provider=provider).fetch_transactions(sandbox.state.account_ids()[0], window_of(sandbox))
     assert sandbox.state.request_count() == 2
     assert "Unauthorized request." in str(raised.value)
 
@@ -163,9 +157,7 @@ def test_client_errors_are_not_retried(sandbox, make_client, status):
 def test_the_window_is_complete_when_a_quarter_of_answers_are_faults(sandbox, make_client):
     account = sandbox.state.account_ids()[1]
     window = window_of(sandbox, 30)
-    sandbox.state.set_fault_plan(
-        FaultPlan(seed=11, rate=0.25, kinds=tuple(TRANSIENT_KINDS), retry_after_seconds=1)
-    )
+    sandbox.state.set_fault_plan(FaultPlan(seed=11, rate=0.25, kinds=tuple(TRANSIENT_KINDS), retry_after_seconds=1))
     result = make_client(
         page_size=5,
         retry=RetrySettings(
@@ -193,16 +185,12 @@ def test_the_secret_key_never_reaches_logs_exceptions_reprs_or_metrics(sandbox, 
             client.fetch_transactions(bad, window_of(sandbox))
         except Exception as exc:  # collect the messages a user would see
             failures.append(f"{exc!s} {exc!r}")
-    wrong = make_client(
-        token_provider=SecretBackedMonoTokenProvider(loader=lambda: secret + "x", env_var=None)
-    )
+    wrong = make_client(token_provider=SecretBackedMonoTokenProvider(loader=lambda: secret + "x", env_var=None))
     try:
         wrong.fetch_transactions(sandbox.state.account_ids()[0], window_of(sandbox))
     except MonoAuthenticationError as exc:
         failures.append(f"{exc!s} {exc!r}")
     assert len(failures) == 2
-    seen = "\n".join(
-        [caplog.text, *failures, repr(client), repr(provider), generate_latest(REGISTRY).decode()]
-    )
+    seen = "\n".join([caplog.text, *failures, repr(client), repr(provider), generate_latest(REGISTRY).decode()])
     assert secret not in seen
     assert "do_not_leak" not in seen

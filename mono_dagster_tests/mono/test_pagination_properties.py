@@ -37,9 +37,7 @@ def serve(items: list[str], page_size: int, repeat_boundaries: bool):
                 "meta": {
                     "total": len(items),
                     "page": page_number,
-                    "next": f"https://api.withmono.com/v2/x/transactions?page={page_number + 1}"
-                    if has_next
-                    else None,
+                    "next": f"https://api.withmono.com/v2/x/transactions?page={page_number + 1}" if has_next else None,
                 },
             }
         )

@@ -48,9 +48,7 @@ def test_each_shape_is_read(document, shape, total, next_page):
 
 
 def test_data_null_meta_null_is_an_empty_last_page():
-    body = json.dumps(
-        {"status": "successful", "message": "No transactions found", "data": None, "meta": None}
-    )
+    body = json.dumps({"status": "successful", "message": "No transactions found", "data": None, "meta": None})
     page = parse_transactions_page(body)
     assert page.transactions == [] and not page.has_next and page.total is None
 

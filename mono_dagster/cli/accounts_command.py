@@ -1,0 +1,93 @@
+"""`mono-dagster accounts discover | add | list`: the account registry from a terminal."""
+
+from __future__ import annotations
+
+import click
+
+from mono_dagster.cli.common import client_from_environment, one_line_errors
+from mono_dagster.cli.tables import render_table
+from mono_dagster.pipeline.accounts import add_accounts, discover_accounts
+from mono_dagster.settings import Settings
+from mono_dagster.storage.accounts import list_accounts
+from mono_dagster.storage.engine import create_db_engine, resolve_database_url
+from mono_dagster.storage.migrate import ensure_schema_current
+
+
+def _engine():  # noqa: ANN202 - a SQLAlchemy Engine
+    url = resolve_database_url()
+    ensure_schema_current(url, upgrade=url.startswith("sqlite"))
+    return create_db_engine(url)
+
+
+@click.group("accounts")
+def accounts_group() -> None:
+    """The account registry (mono_accounts)."""
+
+
+@accounts_group.command("discover")
+@click.option("--tenant", default="default", show_default=True, help="Tenant the new accounts belong to.")
+@one_line_errors
+def discover_command(tenant: str) -> None:
+    """Register every account GET /v2/accounts lists."""
+    settings = Settings.from_env()
+    with client_from_environment(settings) as client:
+        registration = discover_accounts(client, _engine(), shard_count=settings.shard_count, tenant=tenant)
+    click.echo(f"{len(registration.records)} account(s) listed by Mono, {len(registration.new_ids)} newly registered")
+
+
+@accounts_group.command("add")
+@click.argument("account_ids", nargs=-1, required=True)
+@click.option("--tenant", default="default", show_default=True, help="Tenant the accounts belong to.")
+@one_line_errors
+def add_command(account_ids: tuple[str, ...], tenant: str) -> None:
+    """Register the given Mono account ids (each is checked with Mono first)."""
+    settings = Settings.from_env()
+    with client_from_environment(settings) as client:
+        registration = add_accounts(client, _engine(), account_ids, shard_count=settings.shard_count, tenant=tenant)
+    click.echo(
+        f"{len(registration.records)} account(s) checked with Mono, {len(registration.new_ids)} newly registered"
+    )
+
+
+@accounts_group.command("list")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["active", "paused", "unlinked"]),
+    help="Only accounts in this status (repeatable); all by default.",
+)
+@one_line_errors
+def list_command(statuses: tuple[str, ...]) -> None:
+    """Show the registry; account numbers are masked."""
+    with _engine().connect() as conn:
+        rows = list_accounts(conn, statuses=statuses or None)
+    click.echo(
+        render_table(
+            [
+                "account",
+                "tenant",
+                "status",
+                "shard",
+                "number",
+                "institution",
+                "last good window",
+                "failure streak",
+            ],
+            [
+                [
+                    row.account_id,
+                    row.tenant,
+                    row.status,
+                    row.shard,
+                    row.account_number_masked or "-",
+                    row.institution or "-",
+                    f"{row.last_successful_window_start}..{row.last_successful_window_end}"
+                    if row.last_successful_window_start
+                    else "-",
+                    row.failure_streak,
+                ]
+                for row in rows
+            ],
+        )
+    )

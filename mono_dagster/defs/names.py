@@ -1,0 +1,20 @@
+"""Names of the group, the checks and the pool: constants, so checks, sensors and tests agree."""
+
+from __future__ import annotations
+
+from typing import Final
+
+GROUP: Final = "mono_transactions"
+MONO_POOL: Final = "mono_api"
+OWNERS: Final = ["team:data-platform"]
+
+RAW_ASSET: Final = "mono_raw_transactions"
+CANONICAL_ASSET: Final = "canonical_transactions"
+PERSISTED_ASSET: Final = "bank_transactions"
+
+SCHEMA_CHECK: Final = "canonical_schema_valid"
+ACCOUNTS_SYNCED_CHECK: Final = "all_accounts_synced"
+RECONCILIATION_CHECK: Final = "raw_equals_persisted_plus_quarantined"
+DUPLICATES_CHECK: Final = "no_duplicate_transactions"
+BALANCE_CHECK: Final = "balance_continuity"
+FRESHNESS_CHECK: Final = "accounts_synced_within_26_hours"

@@ -1,0 +1,83 @@
+"""Registering Mono accounts in the account registry: discovered from `GET /v2/accounts` or given by id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from mono_dagster.mono import MonoClient
+from mono_dagster.mono.client import AccountDetails
+from mono_dagster.storage.accounts import AccountRecord, register_accounts
+
+
+def mask_account_number(number: str | None) -> str | None:
+    """Last four digits only, as everywhere else in the project."""
+    if not number:
+        return None
+    digits = "".join(ch for ch in str(number) if ch.isdigit())
+    return "******" + digits[-4:]
+
+
+@dataclass(frozen=True)
+class Registration:
+    records: tuple[AccountRecord, ...]
+    new_ids: tuple[str, ...]
+
+
+def _record(details: AccountDetails, tenant: str) -> AccountRecord:
+    return AccountRecord(
+        account_id=details.account_id,
+        tenant=tenant,
+        account_number_masked=mask_account_number(details.account_number),
+        institution=details.institution,
+        currency=details.currency,
+    )
+
+
+def _summary_record(summary: dict[str, Any], tenant: str) -> AccountRecord | None:
+    """A listed account carries enough to register it when it has its number and bank; else None."""
+    institution = summary.get("institution") if isinstance(summary.get("institution"), dict) else {}
+    number = summary.get("account_number") or summary.get("accountNumber")
+    account_id = summary.get("id") or summary.get("_id")
+    if not account_id or not number or not institution.get("name"):
+        return None
+    return AccountRecord(
+        account_id=str(account_id),
+        tenant=tenant,
+        account_number_masked=mask_account_number(number),
+        institution=institution.get("name"),
+        currency=str(summary.get("currency") or "NGN").upper(),
+    )
+
+
+def discover_accounts(client: MonoClient, engine: Engine, *, shard_count: int, tenant: str = "default") -> Registration:
+    """Registers every account `GET /v2/accounts` lists (details fetched only when the listing lacks them)."""
+    records = []
+    for summary in client.list_accounts():
+        record = _summary_record(summary, tenant)
+        if record is None:
+            record = _record(client.get_account(str(summary.get("id") or summary.get("_id"))), tenant)
+        records.append(record)
+    return _register(engine, records, shard_count)
+
+
+def add_accounts(
+    client: MonoClient,
+    engine: Engine,
+    account_ids: Sequence[str],
+    *,
+    shard_count: int,
+    tenant: str = "default",
+) -> Registration:
+    """Registers the given ids after checking each with Mono (an unknown id raises MonoNotFoundError)."""
+    records = [_record(client.get_account(account_id), tenant) for account_id in dict.fromkeys(account_ids)]
+    return _register(engine, records, shard_count)
+
+
+def _register(engine: Engine, records: list[AccountRecord], shard_count: int) -> Registration:
+    with engine.begin() as conn:
+        new_ids = register_accounts(conn, records, shard_count)
+    return Registration(tuple(records), tuple(new_ids))

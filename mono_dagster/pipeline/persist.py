@@ -1,0 +1,88 @@
+"""Step 3, persist: the run's canonical stage → `bank_transactions`, in ONE database transaction.
+
+The upsert, the vanished-row bookkeeping, the account registry's success marks and the outbox events
+commit together or not at all, so a crash leaves the database as it was and a rerun repeats cleanly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from mono_dagster.pipeline import events
+from mono_dagster.pipeline.sync import RunIdentity
+from mono_dagster.storage.accounts import record_sync_success
+from mono_dagster.storage.bank_transactions import PersistStats, persist_staged
+from mono_dagster.storage.fetch_log import successful_fetches
+from mono_dagster.storage.outbox import PipelineEvent, append_events
+
+
+@dataclass(frozen=True)
+class PersistOutcome:
+    stats: PersistStats
+    accounts: tuple[str, ...]
+
+
+def persist_run(
+    engine: Engine,
+    identity: RunIdentity,
+    *,
+    now: datetime,
+    failed_accounts: int = 0,
+    before_commit: Callable[[], None] | None = None,
+) -> PersistOutcome:
+    """`before_commit` runs inside the transaction just before it commits (fault-injection point)."""
+    with engine.begin() as conn:
+        fetches = successful_fetches(conn, identity.run_id)
+        stats = persist_staged(
+            conn,
+            identity.run_id,
+            correlation_id=identity.correlation_id,
+            complete_windows=[(f.account_id, f.window_start, f.window_end) for f in fetches],
+            now=now,
+        )
+        for fetch in fetches:
+            record_sync_success(conn, fetch.account_id, fetch.window_start, fetch.window_end, now)
+        common = {
+            "correlation_id": identity.correlation_id,
+            "run_id": identity.run_id,
+            "partition_key": identity.partition_key,
+        }
+        outbox = []
+        if stats.inserted or stats.updated:
+            outbox.append(
+                PipelineEvent(
+                    event_name=events.BANK_TRANSACTIONS_INGESTED,
+                    account_id=None,
+                    payload={
+                        "inserted": stats.inserted,
+                        "updated": stats.updated,
+                        "amount_minor_total": stats.amount_minor_total,
+                        "accounts": sorted({f.account_id for f in fetches}),
+                    },
+                    **common,
+                )
+            )
+        outbox.append(
+            PipelineEvent(
+                event_name=events.PIPELINE_COMPLETED,
+                account_id=None,
+                payload={
+                    "inserted": stats.inserted,
+                    "updated": stats.updated,
+                    "unchanged": stats.unchanged,
+                    "missing": stats.missing,
+                    "vanished": stats.vanished,
+                    "accounts_synced": len(fetches),
+                    "accounts_failed": failed_accounts,
+                },
+                **common,
+            )
+        )
+        append_events(conn, outbox)
+        if before_commit is not None:
+            before_commit()
+    return PersistOutcome(stats, tuple(f.account_id for f in fetches))

@@ -1,0 +1,237 @@
+"""Step 1, sync: fetch each account's window from Mono and keep the raw pages exactly as received.
+
+One account's failure never stops the others: it is recorded on the account (failure streak), in
+the fetch log and as a `mono.fetch.failed` event, all in one transaction, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from mono_dagster.mono import DateWindow, MonoClient, MonoError
+from mono_dagster.mono.client import FetchResult
+from mono_dagster.pipeline import events
+from mono_dagster.storage.accounts import AccountRow, record_sync_failure
+from mono_dagster.storage.fetch_log import FetchRecord, record_fetch
+from mono_dagster.storage.outbox import PipelineEvent, append_events
+from mono_dagster.storage.raw_pages import RawPageRecord, store_raw_pages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    run_id: str
+    correlation_id: str
+    partition_key: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountSyncOutcome:
+    account_id: str
+    ok: bool
+    transactions: int = 0
+    pages: int = 0
+    requests: int = 0
+    retries: int = 0
+    restarts: int = 0
+    duplicates_dropped: int = 0
+    elapsed_seconds: float = 0.0
+    slowest_page_seconds: float = 0.0
+    failure_streak: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SyncSummary:
+    window: DateWindow
+    outcomes: tuple[AccountSyncOutcome, ...]
+
+    @property
+    def failed(self) -> tuple[AccountSyncOutcome, ...]:
+        return tuple(outcome for outcome in self.outcomes if not outcome.ok)
+
+    @property
+    def transactions(self) -> int:
+        return sum(outcome.transactions for outcome in self.outcomes)
+
+    @property
+    def pages(self) -> int:
+        return sum(outcome.pages for outcome in self.outcomes)
+
+    @property
+    def requests(self) -> int:
+        return sum(outcome.requests for outcome in self.outcomes)
+
+    @property
+    def retries(self) -> int:
+        return sum(outcome.retries for outcome in self.outcomes)
+
+
+def sync_accounts(
+    client: MonoClient,
+    engine: Engine,
+    accounts: Sequence[AccountRow],
+    window: DateWindow,
+    identity: RunIdentity,
+    *,
+    on_account: Callable[[AccountSyncOutcome], None] | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> SyncSummary:
+    outcomes: list[AccountSyncOutcome] = []
+    for account in accounts:
+        try:
+            result = client.fetch_transactions(account.account_id, window)
+        except MonoError as exc:
+            outcome = _record_failure(engine, account.account_id, window, identity, exc, clock())
+        else:
+            outcome = _record_success(engine, result, identity)
+        outcomes.append(outcome)
+        if on_account is not None:
+            on_account(outcome)
+    return SyncSummary(window, tuple(outcomes))
+
+
+def _record_success(engine: Engine, result: FetchResult, identity: RunIdentity) -> AccountSyncOutcome:
+    pages = [
+        RawPageRecord(
+            account_id=result.account_id,
+            window_start=result.window.start,
+            window_end=result.window.end,
+            page_number=page.page_number,
+            response_shape=page.shape,
+            payload=page.body,
+            transaction_count=page.transaction_count,
+            fetched_at=page.fetched_at,
+            run_id=identity.run_id,
+            correlation_id=identity.correlation_id,
+        )
+        for page in result.pages
+    ]
+    outcome = AccountSyncOutcome(
+        account_id=result.account_id,
+        ok=True,
+        transactions=len(result.transactions),
+        pages=len(result.pages),
+        requests=result.requests,
+        retries=result.retries,
+        restarts=result.restarts,
+        duplicates_dropped=result.duplicates_dropped,
+        elapsed_seconds=result.elapsed_seconds,
+        slowest_page_seconds=result.slowest_page_seconds,
+    )
+    notices = _fetch_notices(result, identity)
+    with engine.begin() as conn:
+        page_ids = store_raw_pages(conn, pages)
+        record_fetch(conn, _fetch_record(result.account_id, result.window, identity, outcome, page_ids))
+        append_events(conn, notices)
+    for notice in notices:
+        log.warning(
+            "%s for account %s (correlation %s)",
+            notice.event_name,
+            result.account_id,
+            identity.correlation_id,
+        )
+    return outcome
+
+
+def _fetch_notices(result: FetchResult, identity: RunIdentity) -> list[PipelineEvent]:
+    notices = []
+    common = {
+        "correlation_id": identity.correlation_id,
+        "run_id": identity.run_id,
+        "partition_key": identity.partition_key,
+        "account_id": result.account_id,
+    }
+    if not result.transactions:
+        notices.append(
+            PipelineEvent(
+                event_name=events.FETCH_ZERO_TRANSACTIONS,
+                payload={
+                    **events.window_payload(result.window.start, result.window.end),
+                    "pages": len(result.pages),
+                },
+                **common,
+            )
+        )
+    if result.slowest_page_seconds > events.LATENCY_SLA_SECONDS:
+        notices.append(
+            PipelineEvent(
+                event_name=events.FETCH_LATENCY_SLA_EXCEEDED,
+                payload={
+                    **events.window_payload(result.window.start, result.window.end),
+                    "slowest_page_seconds": round(result.slowest_page_seconds, 3),
+                    "sla_seconds": events.LATENCY_SLA_SECONDS,
+                    "retries": result.retries,
+                },
+                **common,
+            )
+        )
+    return notices
+
+
+def _record_failure(
+    engine: Engine, account_id: str, window: DateWindow, identity: RunIdentity, exc: MonoError, now: datetime
+) -> AccountSyncOutcome:
+    error = str(exc)
+    with engine.begin() as conn:
+        streak = record_sync_failure(conn, account_id, error, now)
+        outcome = AccountSyncOutcome(account_id=account_id, ok=False, failure_streak=streak, error=error)
+        record_fetch(conn, _fetch_record(account_id, window, identity, outcome, []))
+        append_events(
+            conn,
+            [
+                PipelineEvent(
+                    event_name=events.FETCH_FAILED,
+                    account_id=account_id,
+                    correlation_id=identity.correlation_id,
+                    run_id=identity.run_id,
+                    partition_key=identity.partition_key,
+                    payload={
+                        **events.window_payload(window.start, window.end),
+                        "failures": streak,
+                        "error_class": exc.__class__.__name__,
+                        "status_code": exc.status_code,
+                        "message": error,
+                    },
+                )
+            ],
+        )
+    log.error(
+        "sync of account %s failed (streak %d, correlation %s): %s",
+        account_id,
+        streak,
+        identity.correlation_id,
+        error,
+    )
+    return outcome
+
+
+def _fetch_record(
+    account_id: str,
+    window: DateWindow,
+    identity: RunIdentity,
+    outcome: AccountSyncOutcome,
+    page_ids: list[int],
+) -> FetchRecord:
+    return FetchRecord(
+        run_id=identity.run_id,
+        correlation_id=identity.correlation_id,
+        account_id=account_id,
+        window_start=window.start,
+        window_end=window.end,
+        status="ok" if outcome.ok else "failed",
+        raw_page_ids=tuple(page_ids),
+        transaction_count=outcome.transactions,
+        duplicates_dropped=outcome.duplicates_dropped,
+        requests=outcome.requests,
+        retries=outcome.retries,
+        restarts=outcome.restarts,
+        elapsed_seconds=outcome.elapsed_seconds,
+        error=outcome.error,
+    )

@@ -5,14 +5,17 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+import warnings
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from mono_dagster.mono import MonoClient, MonoError, RetrySettings, SecretBackedMonoTokenProvider
 from mono_dagster.settings import Settings, SettingsError
+from mono_dagster.storage.migrate import SchemaNotCurrentError
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_USAGE_OR_INPUT = 2
@@ -25,8 +28,12 @@ def one_line_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (MonoError, SettingsError, ValueError) as exc:
+        except (MonoError, SettingsError, SchemaNotCurrentError, ValueError) as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE_OR_INPUT)
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else exc.__class__.__name__
+            click.echo(f"error: cannot use the database: {reason}", err=True)
             sys.exit(EXIT_USAGE_OR_INPUT)
 
     return wrapper  # type: ignore[return-value]
@@ -50,6 +57,8 @@ def configure_cli_logging(verbose: bool = False) -> None:
     )
     # httpx logs each request at INFO; keep the operator's terminal for what matters.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # BackfillPolicy is GA since 1.10.18 (dagster_apis.md §2) but the decorator still flags it as beta.
+    warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy`")
 
 
 def client_from_environment(settings: Settings | None = None) -> MonoClient:

@@ -73,8 +73,12 @@ def partition_range_tags(start: date, end: date, shard: int, last_shard: int | N
     return {RANGE_START_TAG: key(start, shard), RANGE_END_TAG: key(end, shard if last_shard is None else last_shard)}
 
 
-def sync_config(accounts: Sequence[str]) -> dict:
-    return {"ops": {names.RAW_ASSET: {"config": {"accounts": list(accounts)}}}}
+def sync_config(accounts: Sequence[str], *, console_log_level: str = "WARNING") -> dict:
+    """Run config: the accounts filter, and a quiet console (the CLI prints its own progress)."""
+    return {
+        "ops": {names.RAW_ASSET: {"config": {"accounts": list(accounts)}}},
+        "loggers": {"console": {"config": {"log_level": console_log_level}}},
+    }
 
 
 def run_shards(

@@ -169,3 +169,10 @@ def test_the_demo_works_in_a_fresh_directory(tmp_path):
     assert done.stdout.count(" ok ") == 3
     assert "dagster dev -w workspace.yaml" in done.stdout
     assert (tmp_path / ".mono_dagster" / "dagster_home" / "mono_dagster.sqlite").exists()
+
+
+def test_smoke_runs_the_pipeline_for_a_recent_window_and_prints_integrity(sandbox, operator_env):
+    done = run_cli("smoke", "--days", "2", env=operator_env)
+    assert done.returncode == 0, done.stderr
+    assert "fetched  persisted  quarantined  duplicates  balance breaks" in done.stdout
+    assert done.stdout.count(" ok ") == 3

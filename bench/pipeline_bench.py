@@ -152,9 +152,8 @@ def main() -> None:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     first_total = sum(first.values())
-    print(
-        f"accounts x days x per-day    : {len(account_ids)} x {args.days} x {args.per_day}  (page size {args.page_size})"
-    )
+    print(f"accounts x days x per-day    : {len(account_ids)} x {args.days} x {args.per_day}")
+    print(f"page size                    : {args.page_size}")
     print(f"rows persisted               : {rows}  (rows changed by the rerun: {changed})")
     print(f"pipeline, first run          : {first_total:.2f} s = {rows / first_total:,.0f} rows/s end to end")
     for stage, seconds in first.items():

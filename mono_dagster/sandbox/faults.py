@@ -53,9 +53,7 @@ class FaultPlan:
         if self.rate > 0 and not self.kinds:
             raise ValueError("a fault rate needs at least one fault kind")
         if self.slow_seconds < 0 or self.retry_after_seconds < 0 or self.new_transactions_while_paging < 0:
-            raise ValueError(
-                "slow_seconds, retry_after_seconds and new_transactions_while_paging must be >= 0"
-            )
+            raise ValueError("slow_seconds, retry_after_seconds and new_transactions_while_paging must be >= 0")
         if self.shape is not None and self.shape not in SHAPES:
             raise ValueError(f"shape must be one of {', '.join(SHAPES)} or null, not {self.shape!r}")
 

@@ -56,9 +56,7 @@ def fault_response(kind: str, plan: FaultPlan) -> Response | None:
         response.headers["Retry-After"] = str(plan.retry_after_seconds)
     elif kind == "429_retry_after_date":
         # formatdate drops the fraction, so the date is at most retry_after_seconds ahead.
-        response.headers["Retry-After"] = email.utils.formatdate(
-            time.time() + plan.retry_after_seconds, usegmt=True
-        )
+        response.headers["Retry-After"] = email.utils.formatdate(time.time() + plan.retry_after_seconds, usegmt=True)
     return response
 
 

@@ -41,9 +41,7 @@ def parse_transactions_query(params: Mapping[str, str]) -> TransactionQuery:
     if kind is not None:
         kind = kind.lower()
         if kind not in ("debit", "credit"):
-            raise BadParameter(
-                "type", f"Invalid type '{params['type']}', type must be either debit or credit"
-            )
+            raise BadParameter("type", f"Invalid type '{params['type']}', type must be either debit or credit")
     page, limit = parse_paging(params)
     return TransactionQuery(
         start=start,

@@ -111,9 +111,7 @@ class SandboxServer:
         self._server = self._thread = self._socket = None
 
 
-def run_sandbox(
-    state: SandboxState, host: str, port: int, *, on_started: Callable[[str], None] | None = None
-) -> None:
+def run_sandbox(state: SandboxState, host: str, port: int, *, on_started: Callable[[str], None] | None = None) -> None:
     """Serves until interrupted (Ctrl-C). `on_started` gets the base URL once the port is bound."""
     sock = bind_socket(host, port)
     try:

@@ -13,9 +13,7 @@ from typing import Any
 
 from mono_dagster.sandbox.paging import PageSlice
 
-EMPTY_WINDOW_MESSAGE = (
-    "No transactions found for the provided date filter, please try again with different date"
-)
+EMPTY_WINDOW_MESSAGE = "No transactions found for the provided date filter, please try again with different date"
 
 
 def timestamp() -> str:

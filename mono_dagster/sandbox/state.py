@@ -55,8 +55,7 @@ class SandboxState:
             account.id: account for account in seed_accounts(self.config, self.end_date)
         }
         self._ledgers = {
-            account.id: Ledger(account.opening_balance, account.transactions)
-            for account in self._accounts.values()
+            account.id: Ledger(account.opening_balance, account.transactions) for account in self._accounts.values()
         }
         self._added = 0  # numbers the ids of transactions added after seeding
 

@@ -162,8 +162,7 @@ def list_accounts(
     found: list[AccountRow] = []
     for chunk in chunked(sorted(set(account_ids))):
         found.extend(
-            AccountRow(**row)
-            for row in conn.execute(query.where(mono_accounts.c.account_id.in_(chunk))).mappings()
+            AccountRow(**row) for row in conn.execute(query.where(mono_accounts.c.account_id.in_(chunk))).mappings()
         )
     return sorted(found, key=lambda row: row.account_id)
 
@@ -204,9 +203,7 @@ def record_sync_failure(conn: sa.Connection, account_id: str, error: str, at: da
     return int(streak)
 
 
-def set_account_status(
-    conn: sa.Connection, account_id: str, status: str, *, now: datetime | None = None
-) -> None:
+def set_account_status(conn: sa.Connection, account_id: str, status: str, *, now: datetime | None = None) -> None:
     """Pauses, unlinks or reactivates an account; only `active` accounts are synced."""
     if status not in ACCOUNT_STATUSES:
         raise ValueError(f"status must be one of {', '.join(ACCOUNT_STATUSES)}, got {status!r}")
@@ -214,8 +211,6 @@ def set_account_status(
 
 
 def _update_one(conn: sa.Connection, account_id: str, **values: object) -> None:
-    result = conn.execute(
-        sa.update(mono_accounts).where(mono_accounts.c.account_id == account_id).values(**values)
-    )
+    result = conn.execute(sa.update(mono_accounts).where(mono_accounts.c.account_id == account_id).values(**values))
     if result.rowcount == 0:
         raise UnknownAccountError(account_id)

@@ -84,9 +84,7 @@ def _count_changes(conn: sa.Connection, run_id: str) -> tuple[int, int, int, int
             sa.func.coalesce(sa.func.sum(sa.case((is_new, 1), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((is_changed, 1), else_=0)), 0),
             sa.func.count(),
-            sa.func.coalesce(
-                sa.func.sum(sa.case((sa.or_(is_new, is_changed), stage.c.amount_minor), else_=0)), 0
-            ),
+            sa.func.coalesce(sa.func.sum(sa.case((sa.or_(is_new, is_changed), stage.c.amount_minor), else_=0)), 0),
         )
         .select_from(stage.outerjoin(bank, _stage_matches(stage, bank)))
         .where(stage.c.run_id == run_id)
@@ -142,9 +140,7 @@ def _clear_missing_marks(conn: sa.Connection, run_id: str, now: datetime) -> Non
     stage, bank, quarantine = canonical_transactions, bank_transactions, quarantined_transactions
     reset = {"missing_fetch_count": 0, "vanished_at": None, "updated_at": now}
     # Vanished rows always have missing_fetch_count >= VANISHED_AFTER_MISSES, so one test finds both.
-    conn.execute(
-        sa.update(bank).where(_in_stage(run_id, stage, bank), bank.c.missing_fetch_count > 0).values(reset)
-    )
+    conn.execute(sa.update(bank).where(_in_stage(run_id, stage, bank), bank.c.missing_fetch_count > 0).values(reset))
     conn.execute(
         sa.update(bank)
         .where(
@@ -174,9 +170,7 @@ def _mark_missing(
         .exists()
     )
     misses = bank.c.missing_fetch_count + 1
-    vanished_at = sa.case(
-        (misses >= VANISHED_AFTER_MISSES, sa.literal(now, bank.c.vanished_at.type)), else_=None
-    )
+    vanished_at = sa.case((misses >= VANISHED_AFTER_MISSES, sa.literal(now, bank.c.vanished_at.type)), else_=None)
     missing = vanished = 0
     # Usually every account of a run shares one window: one statement per distinct set of spans.
     for spans, account_ids in _accounts_by_spans(complete_windows).items():

@@ -29,16 +29,10 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> N
 def column_values(series: pd.Series) -> list[Any]:
     """The series as driver-ready Python values; every missing value becomes None."""
     if _is_datetime(series):
-        utc = (
-            series.dt.tz_convert(UTC)
-            if isinstance(series.dtype, pd.DatetimeTZDtype)
-            else series.dt.tz_localize(UTC)
-        )
+        utc = series.dt.tz_convert(UTC) if isinstance(series.dtype, pd.DatetimeTZDtype) else series.dt.tz_localize(UTC)
         naive = utc.dt.tz_localize(None).to_numpy(dtype="datetime64[us]").tolist()  # NaT -> None
         return [None if value is None else value.replace(tzinfo=UTC) for value in naive]
-    if pd.api.types.is_integer_dtype(series.dtype) and not isinstance(
-        series.dtype, pd.api.extensions.ExtensionDtype
-    ):
+    if pd.api.types.is_integer_dtype(series.dtype) and not isinstance(series.dtype, pd.api.extensions.ExtensionDtype):
         return series.tolist()  # numpy int64 -> Python int
     return series.astype(object).where(series.notna(), None).tolist()
 

@@ -87,10 +87,7 @@ def undelivered_events(conn: sa.Connection, limit: int = 100, *, lock: bool = Fa
     )
     if lock:
         query = query.with_for_update(skip_locked=True)
-    return [
-        StoredEvent(**{**row, "payload": json.loads(row["payload"])})
-        for row in conn.execute(query).mappings()
-    ]
+    return [StoredEvent(**{**row, "payload": json.loads(row["payload"])}) for row in conn.execute(query).mappings()]
 
 
 def mark_delivered(conn: sa.Connection, event_ids: Sequence[str], at: datetime) -> int:

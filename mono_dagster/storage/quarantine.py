@@ -64,9 +64,7 @@ def quarantine_rows(
     table = quarantined_transactions
     known: set[str] = set()
     for chunk in chunked(sorted(rows)):
-        known.update(
-            conn.execute(sa.select(table.c.quarantine_key).where(table.c.quarantine_key.in_(chunk))).scalars()
-        )
+        known.update(conn.execute(sa.select(table.c.quarantine_key).where(table.c.quarantine_key.in_(chunk))).scalars())
     insert = dialect_insert(conn, table)
     statement = insert.on_conflict_do_update(
         index_elements=["quarantine_key"],
@@ -82,9 +80,7 @@ def quarantine_rows(
     return len(rows.keys() - known)
 
 
-def count_quarantined(
-    conn: sa.Connection, *, run_id: str | None = None, account_id: str | None = None
-) -> int:
+def count_quarantined(conn: sa.Connection, *, run_id: str | None = None, account_id: str | None = None) -> int:
     """Quarantined rows, optionally only those last seen by `run_id` and/or of `account_id`."""
     table = quarantined_transactions
     query = sa.select(sa.func.count()).select_from(table)

@@ -84,9 +84,7 @@ def store_raw_pages(conn: sa.Connection, pages: Sequence[RawPageRecord]) -> list
             }
         )
     unique_columns = ["account_id", "window_start", "window_end", "page_number", "payload_sha256"]
-    conn.execute(
-        dialect_insert(conn, mono_raw_pages).on_conflict_do_nothing(index_elements=unique_columns), rows
-    )
+    conn.execute(dialect_insert(conn, mono_raw_pages).on_conflict_do_nothing(index_elements=unique_columns), rows)
     ids = _ids_by_key(conn, keys)
     return [ids[key] for key in keys]
 
@@ -105,9 +103,7 @@ def _ids_by_key(conn: sa.Connection, keys: Iterable[_PageKey]) -> dict[_PageKey,
             table.c.payload_sha256,
         ).where(table.c.payload_sha256.in_(chunk))
         for row in conn.execute(query):
-            found[(row.account_id, row.window_start, row.window_end, row.page_number, row.payload_sha256)] = (
-                row.id
-            )
+            found[(row.account_id, row.window_start, row.window_end, row.page_number, row.payload_sha256)] = row.id
     return found
 
 

@@ -79,9 +79,7 @@ def provider_transaction_id(transaction: dict[str, Any]) -> str | None:
 def fetched_keys(conn: sa.Connection, run_id: str) -> set[tuple[str, str]]:
     """Distinct (account_id, Mono id) in the pages of the run's successful fetches (id-less rows aside)."""
     account_of_page = {
-        page_id: fetch.account_id
-        for fetch in successful_fetches(conn, run_id)
-        for page_id in fetch.raw_page_ids
+        page_id: fetch.account_id for fetch in successful_fetches(conn, run_id) for page_id in fetch.raw_page_ids
     }
     keys: set[tuple[str, str]] = set()
     for page in load_raw_pages(conn, account_of_page):

@@ -86,9 +86,7 @@ def canonical_columns() -> list[sa.Column]:
         # No foreign key: raw pages are purged after their retention period, the lineage id stays.
         sa.Column("raw_page_id", sa.BigInteger(), nullable=False),
     ]
-    assert tuple(column.name for column in columns) == CANONICAL_COLUMNS, (
-        "tables.py is out of step with records.py"
-    )
+    assert tuple(column.name for column in columns) == CANONICAL_COLUMNS, "tables.py is out of step with records.py"
     return columns
 
 

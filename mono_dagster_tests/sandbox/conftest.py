@@ -14,9 +14,7 @@ import pytest
 @pytest.fixture()
 def mono(sandbox) -> Iterator[httpx.Client]:
     """Talks to the sandbox as a Mono client would, with the current secret key."""
-    with httpx.Client(
-        base_url=sandbox.base_url, headers={"mono-sec-key": sandbox.state.secret_key}
-    ) as client:
+    with httpx.Client(base_url=sandbox.base_url, headers={"mono-sec-key": sandbox.state.secret_key}) as client:
         yield client
 
 

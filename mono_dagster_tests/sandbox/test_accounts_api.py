@@ -88,16 +88,10 @@ def test_the_configured_key_is_the_one_accepted():
     state = SandboxState(SandboxConfig(accounts=1, days=1, per_day=1, secret_key="live_sk_example"))
     with SandboxServer(state) as server:
         assert (
-            httpx.get(
-                f"{server.base_url}/v2/accounts", headers={"mono-sec-key": "live_sk_example"}
-            ).status_code
-            == 200
+            httpx.get(f"{server.base_url}/v2/accounts", headers={"mono-sec-key": "live_sk_example"}).status_code == 200
         )
         assert (
-            httpx.get(
-                f"{server.base_url}/v2/accounts", headers={"mono-sec-key": "test_sk_sandbox"}
-            ).status_code
-            == 401
+            httpx.get(f"{server.base_url}/v2/accounts", headers={"mono-sec-key": "test_sk_sandbox"}).status_code == 401
         )
 
 

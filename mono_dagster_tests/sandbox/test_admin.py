@@ -31,10 +31,7 @@ def test_put_faults_sets_the_plan(sandbox, mono):
 
 
 def test_put_secret_rotates_the_key(sandbox, mono):
-    assert (
-        httpx.put(f"{sandbox.base_url}/_sandbox/secret", json={"secret_key": "test_sk_new"}).status_code
-        == 204
-    )
+    assert httpx.put(f"{sandbox.base_url}/_sandbox/secret", json={"secret_key": "test_sk_new"}).status_code == 204
     assert sandbox.state.secret_key == "test_sk_new"
     assert mono.get("/v2/accounts").status_code == 401
     assert httpx.put(f"{sandbox.base_url}/_sandbox/secret", json={}).status_code == 400
@@ -43,9 +40,7 @@ def test_put_secret_rotates_the_key(sandbox, mono):
 def test_added_changed_and_removed_transactions_are_served_with_consistent_balances(sandbox, mono):
     account = sandbox.state.account_ids()[0]
     admin = f"{sandbox.base_url}/_sandbox/accounts/{account}/transactions"
-    when = datetime.combine(
-        sandbox.state.end_date - timedelta(days=10), datetime.min.time(), UTC
-    ) + timedelta(hours=12)
+    when = datetime.combine(sandbox.state.end_date - timedelta(days=10), datetime.min.time(), UTC) + timedelta(hours=12)
     created = httpx.post(
         admin,
         json={
@@ -148,9 +143,7 @@ def test_requests_lists_the_mono_api_log(sandbox, mono):
         "fault": "500",
     }
     assert body["requests"][1]["status"] == 200
-    filtered = httpx.get(
-        f"{sandbox.base_url}/_sandbox/requests", params={"path_prefix": "/v2/accounts/"}
-    ).json()
+    filtered = httpx.get(f"{sandbox.base_url}/_sandbox/requests", params={"path_prefix": "/v2/accounts/"}).json()
     assert filtered["count"] == 1
     assert sandbox.state.request_count("/v2/accounts/") == 1
     assert httpx.delete(f"{sandbox.base_url}/_sandbox/requests").status_code == 204

@@ -123,9 +123,7 @@ def test_duplicate_across_pages_repeats_the_last_row_of_each_page(sandbox, mono)
     start, end = last_days(sandbox, 5)
     sandbox.state.set_fault_plan(FaultPlan(duplicate_across_pages=True))
     params = {"start": mono_date(start), "end": mono_date(end), "limit": "10"}
-    pages = [
-        mono.get(transactions_path(sandbox), params={**params, "page": str(n)}).json() for n in (1, 2, 3)
-    ]
+    pages = [mono.get(transactions_path(sandbox), params={**params, "page": str(n)}).json() for n in (1, 2, 3)]
     ids = [[txn["id"] for txn in page["data"]] for page in pages]
     assert len(ids[0]) == 10 and len(ids[1]) == 11 and len(ids[2]) == 6
     assert ids[1][0] == ids[0][-1]
@@ -160,9 +158,7 @@ def test_a_single_page_walk_gets_no_arrivals(sandbox, mono):
     account = sandbox.state.account_ids()[0]
     sandbox.state.set_fault_plan(FaultPlan(new_transactions_while_paging=2))
     start, end = last_days(sandbox, 1)
-    mono.get(
-        transactions_path(sandbox), params={"start": mono_date(start), "end": mono_date(end), "limit": "50"}
-    )
+    mono.get(transactions_path(sandbox), params={"start": mono_date(start), "end": mono_date(end), "limit": "50"})
     assert len(sandbox.state.transactions(account, start, end)) == 5
 
 
@@ -171,10 +167,7 @@ def test_arrivals_match_the_walks_filters(sandbox, mono):
     sandbox.state.set_fault_plan(FaultPlan(new_transactions_while_paging=2))
     params = {"type": "debit", "narration": "pos", "limit": "2"}
     total = mono.get(transactions_path(sandbox), params=params).json()["meta"]["total"]
-    assert (
-        mono.get(transactions_path(sandbox), params={**params, "page": "2"}).json()["meta"]["total"]
-        == total + 2
-    )
+    assert mono.get(transactions_path(sandbox), params={**params, "page": "2"}).json()["meta"]["total"] == total + 2
     arrivals = sandbox.state.transactions(account)[:2]
     assert all(txn["type"] == "debit" and "POS" in txn["narration"] for txn in arrivals)
 

@@ -88,9 +88,7 @@ def test_narrations_are_the_forms_nigerian_banks_print():
         "REVERSAL POS",
     )
     assert all(n.startswith(prefixes) or " AIRTIME VTU " in n for n in narrations)
-    assert {"NIP/TRF", "POS PURCHASE @", "ATM WDL"} <= {
-        p for p in prefixes if any(n.startswith(p) for n in narrations)
-    }
+    assert {"NIP/TRF", "POS PURCHASE @", "ATM WDL"} <= {p for p in prefixes if any(n.startswith(p) for n in narrations)}
 
 
 def test_running_balances_are_consistent_never_negative_and_end_at_the_account_balance():
@@ -118,9 +116,7 @@ def test_end_date_defaults_to_today_utc():
     assert state.transactions(state.account_ids()[0])[0]["date"][:10] == state.end_date.isoformat()
 
 
-@pytest.mark.parametrize(
-    "bad", [{"days": 0}, {"accounts": -1}, {"per_day": -1}, {"shape": "v3"}, {"secret_key": ""}]
-)
+@pytest.mark.parametrize("bad", [{"days": 0}, {"accounts": -1}, {"per_day": -1}, {"shape": "v3"}, {"secret_key": ""}])
 def test_a_bad_config_is_refused(bad):
     with pytest.raises(ValueError):
         SandboxConfig(**bad)

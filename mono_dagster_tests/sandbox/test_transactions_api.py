@@ -27,9 +27,7 @@ def test_a_v2_page_has_mono_fields_and_the_newest_transactions_first(sandbox, mo
     assert body["message"] == "Transaction retrieved successfully"
     assert body["timestamp"].endswith("Z")
     assert body["data"] == sandbox.state.transactions(account, start, end)[:4]
-    assert [txn["date"] for txn in body["data"]] == sorted(
-        (txn["date"] for txn in body["data"]), reverse=True
-    )
+    assert [txn["date"] for txn in body["data"]] == sorted((txn["date"] for txn in body["data"]), reverse=True)
     assert body["meta"]["total"] == 15
     assert body["meta"]["page"] == 1
     assert body["meta"]["previous"] is None
@@ -106,9 +104,7 @@ def test_type_and_narration_filters(sandbox, mono):
 
 def test_an_empty_window_is_successful_with_data_and_meta_null(sandbox, mono):
     account = sandbox.state.account_ids()[0]
-    response = mono.get(
-        f"/v2/accounts/{account}/transactions", params={"start": "01-01-2001", "end": "31-01-2001"}
-    )
+    response = mono.get(f"/v2/accounts/{account}/transactions", params={"start": "01-01-2001", "end": "31-01-2001"})
     assert response.status_code == 200
     assert response.json() == {
         "status": "successful",
@@ -151,9 +147,7 @@ def test_an_unknown_account_is_a_404(sandbox, mono):
 def test_v1_path_serves_the_v1_shape(sandbox, mono):
     account = sandbox.state.account_ids()[0]
     start, end = last_days(sandbox, 2)
-    body = mono.get(
-        f"/v1/accounts/{account}/transactions", params=window_params(start, end, limit="3")
-    ).json()
+    body = mono.get(f"/v1/accounts/{account}/transactions", params=window_params(start, end, limit="3")).json()
     assert body["status"] == "successful"
     assert body["message"] == "Successfully fetched transactions"
     paging = body["data"]["paging"]
@@ -169,9 +163,7 @@ def test_v1_path_serves_the_v1_shape(sandbox, mono):
 def test_legacy_unversioned_path_serves_the_legacy_shape_with_underscore_ids(sandbox, mono):
     account = sandbox.state.account_ids()[0]
     start, end = last_days(sandbox, 2)
-    body = mono.get(
-        f"/accounts/{account}/transactions", params=window_params(start, end, page="2", limit="4")
-    ).json()
+    body = mono.get(f"/accounts/{account}/transactions", params=window_params(start, end, page="2", limit="4")).json()
     assert set(body) == {"paging", "data"}
     assert body["paging"]["total"] == 10
     assert body["paging"]["page"] == 2

@@ -82,9 +82,7 @@ def canonical_row(
 def canonical_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """A frame exactly as `to_canonical()` returns it: the canonical columns, in order, its dtypes."""
     frame = pd.DataFrame(rows, columns=list(CANONICAL_COLUMNS))
-    frame["posted_at"] = pd.Series(
-        pd.to_datetime(list(frame["posted_at"]), utc=True), dtype="datetime64[ns, UTC]"
-    )
+    frame["posted_at"] = pd.Series(pd.to_datetime(list(frame["posted_at"]), utc=True), dtype="datetime64[ns, UTC]")
     for column in ("amount_minor", "signed_amount_minor", "raw_page_id"):
         frame[column] = frame[column].astype("int64")
     frame["balance_after_minor"] = pd.array(list(frame["balance_after_minor"]), dtype="Int64")
@@ -147,9 +145,7 @@ def raw_page(
     shape: str = "v2",
 ) -> RawPageRecord:
     body = (
-        payload
-        if payload is not None
-        else json.dumps({"data": [{"id": f"{account_id}-p{page_number}"}], "meta": {}})
+        payload if payload is not None else json.dumps({"data": [{"id": f"{account_id}-p{page_number}"}], "meta": {}})
     )
     return RawPageRecord(
         account_id=account_id,

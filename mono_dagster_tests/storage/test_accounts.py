@@ -41,9 +41,7 @@ def test_shard_for_is_stable_and_balanced():
 
 
 def test_shard_for_does_not_depend_on_the_process_hash_seed():
-    code = (
-        "from mono_dagster.storage.accounts import shard_for; print(shard_for('60a1b2c3d4e5f6a7b8c9d0e1', 8))"
-    )
+    code = "from mono_dagster.storage.accounts import shard_for; print(shard_for('60a1b2c3d4e5f6a7b8c9d0e1', 8))"
     results = {
         subprocess.run(
             [sys.executable, "-c", code],
@@ -135,9 +133,7 @@ def test_listing_filters_by_shard_status_and_ids(engine):
 def test_failures_build_a_streak_and_a_success_resets_it(engine):
     with engine.begin() as conn:
         register_accounts(conn, [AccountRecord("acc-1")], 8)
-        streaks = [
-            record_sync_failure(conn, "acc-1", f"HTTP 503 #{n}", NOW + timedelta(minutes=n)) for n in range(3)
-        ]
+        streaks = [record_sync_failure(conn, "acc-1", f"HTTP 503 #{n}", NOW + timedelta(minutes=n)) for n in range(3)]
     assert streaks == [1, 2, 3]
     with engine.connect() as conn:
         (row,) = list_accounts(conn)

@@ -37,9 +37,7 @@ def _persist(engine, run_id, rows, *, windows=(WINDOW,), now=NOW, quarantined=()
                 window_end=WINDOW[2],
                 now=now,
             )
-        return persist_staged(
-            conn, run_id, correlation_id=f"corr-{run_id}", complete_windows=list(windows), now=now
-        )
+        return persist_staged(conn, run_id, correlation_id=f"corr-{run_id}", complete_windows=list(windows), now=now)
 
 
 def _rows(engine):
@@ -83,9 +81,7 @@ def test_persisting_the_same_stage_twice_changes_nothing(engine):
     with engine.connect() as conn:
         before = snapshot(conn, exclude=("persisted_runs",))
     stats = _persist(engine, "run-2", rows, now=NOW + timedelta(days=1))
-    assert stats == PersistStats(
-        inserted=0, updated=0, unchanged=15, missing=0, vanished=0, amount_minor_total=0
-    )
+    assert stats == PersistStats(inserted=0, updated=0, unchanged=15, missing=0, vanished=0, amount_minor_total=0)
     with engine.connect() as conn:
         # Only the ledger learns that run-2 was persisted.
         assert snapshot(conn, exclude=("persisted_runs",)) == before
@@ -131,9 +127,7 @@ def test_persist_clears_the_runs_stage_only(engine):
 def test_empty_stage_persists_nothing_but_still_counts_missing_rows(engine):
     _persist(engine, "run-1", [canonical_row()])
     stats = _persist(engine, "run-2", [])
-    assert stats == PersistStats(
-        inserted=0, updated=0, unchanged=0, missing=1, vanished=0, amount_minor_total=0
-    )
+    assert stats == PersistStats(inserted=0, updated=0, unchanged=0, missing=1, vanished=0, amount_minor_total=0)
 
 
 def test_persist_retried_after_its_commit_changes_nothing(engine):
@@ -269,13 +263,9 @@ def test_error_before_commit_leaves_database_unchanged(engine):
 def test_other_accounts_rows_are_never_touched(engine):
     _persist(engine, "run-1", daily_rows("acc-1", days=3) + daily_rows("acc-2", days=3), windows=[])
     with engine.connect() as conn:
-        acc2_before = conn.execute(
-            sa.select(bank_transactions).where(bank_transactions.c.account_id == "acc-2")
-        ).all()
+        acc2_before = conn.execute(sa.select(bank_transactions).where(bank_transactions.c.account_id == "acc-2")).all()
     _persist(engine, "run-2", [], windows=[WINDOW])
     _persist(engine, "run-3", [], windows=[WINDOW])
     with engine.connect() as conn:
-        acc2_after = conn.execute(
-            sa.select(bank_transactions).where(bank_transactions.c.account_id == "acc-2")
-        ).all()
+        acc2_after = conn.execute(sa.select(bank_transactions).where(bank_transactions.c.account_id == "acc-2")).all()
     assert acc2_after == acc2_before

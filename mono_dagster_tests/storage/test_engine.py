@@ -19,10 +19,7 @@ def test_configured_url_wins_and_postgres_urls_use_psycopg3():
 
 
 def test_without_a_url_the_database_is_a_sqlite_file_under_dagster_home(tmp_path):
-    assert (
-        resolve_database_url({"DAGSTER_HOME": str(tmp_path)})
-        == f"sqlite:///{tmp_path / 'mono_dagster.sqlite'}"
-    )
+    assert resolve_database_url({"DAGSTER_HOME": str(tmp_path)}) == f"sqlite:///{tmp_path / 'mono_dagster.sqlite'}"
 
 
 def test_without_dagster_home_the_database_is_under_the_working_directory(tmp_path, monkeypatch):

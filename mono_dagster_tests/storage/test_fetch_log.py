@@ -29,9 +29,7 @@ def test_successful_and_failed_windows_of_a_run(engine):
         record_fetch(conn, _fetch("acc-3", run_id="run-other"))
         ok = successful_fetches(conn, "run-1")
         failed = failed_fetches(conn, "run-1")
-    assert [(f.account_id, f.raw_page_ids, f.transaction_count, f.requests) for f in ok] == [
-        ("acc-2", (7, 8), 150, 2)
-    ]
+    assert [(f.account_id, f.raw_page_ids, f.transaction_count, f.requests) for f in ok] == [("acc-2", (7, 8), 150, 2)]
     assert ok[0].recorded_at == NOW and (ok[0].window_start, ok[0].window_end) == (START, END)
     assert [(f.account_id, f.error) for f in failed] == [("acc-1", "HTTP 503 after 5 attempts")]
 
@@ -42,9 +40,7 @@ def test_a_retried_fetch_replaces_the_earlier_attempt(engine):
         record_fetch(conn, _fetch("acc-1", raw_page_ids=(3,)))
         record_fetch(conn, _fetch("acc-2", raw_page_ids=(4,)))
         record_fetch(conn, _fetch("acc-2", "failed", error="HTTP 500"))
-        assert [(f.account_id, f.raw_page_ids) for f in successful_fetches(conn, "run-1")] == [
-            ("acc-1", (3,))
-        ]
+        assert [(f.account_id, f.raw_page_ids) for f in successful_fetches(conn, "run-1")] == [("acc-1", (3,))]
         assert [f.account_id for f in failed_fetches(conn, "run-1")] == ["acc-2"]
 
 

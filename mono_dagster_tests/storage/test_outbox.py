@@ -19,9 +19,7 @@ from mono_dagster_tests.storage.builders import NOW
 
 
 def _event(name: str, **payload) -> PipelineEvent:
-    return PipelineEvent(
-        event_name=name, account_id="acc-1", correlation_id="corr-1", run_id="run-1", payload=payload
-    )
+    return PipelineEvent(event_name=name, account_id="acc-1", correlation_id="corr-1", run_id="run-1", payload=payload)
 
 
 def test_events_come_out_in_the_order_they_were_appended(engine):

@@ -47,12 +47,8 @@ def test_any_sequence_of_fetches_matches_the_model(sqlite_database_url, sequence
     for number, fetch in enumerate(runs):
         now = NOW + timedelta(hours=number)
         with engine.begin() as conn:
-            stage_canonical(
-                conn, f"run-{number}", canonical_frame([_row(k, v) for k, v in sorted(fetch.items())])
-            )
-            stats = persist_staged(
-                conn, f"run-{number}", correlation_id="c", complete_windows=[WINDOW], now=now
-            )
+            stage_canonical(conn, f"run-{number}", canonical_frame([_row(k, v) for k, v in sorted(fetch.items())]))
+            stats = persist_staged(conn, f"run-{number}", correlation_id="c", complete_windows=[WINDOW], now=now)
         expected_new = [k for k in fetch if k not in content]
         expected_changed = [k for k in fetch if k in content and content[k] != fetch[k]]
         assert (stats.inserted, stats.updated) == (len(expected_new), len(expected_changed))

@@ -33,14 +33,10 @@ def test_quarantine_is_idempotent(engine):
     later = NOW + timedelta(days=1)
     with engine.begin() as conn:
         assert _quarantine(conn, rows, run_id="run-2", now=later) == 0
-        assert (
-            _quarantine(conn, [*rows, quarantine_row(provider_transaction_id="bad-9")], "run-2", later) == 1
-        )
+        assert _quarantine(conn, [*rows, quarantine_row(provider_transaction_id="bad-9")], "run-2", later) == 1
     with engine.connect() as conn:
         assert count_quarantined(conn) == 4
-        stored = conn.execute(
-            sa.select(quarantined_transactions).order_by(quarantined_transactions.c.id)
-        ).all()
+        stored = conn.execute(sa.select(quarantined_transactions).order_by(quarantined_transactions.c.id)).all()
     first = stored[0]
     assert (first.first_run_id, first.run_id, first.correlation_id) == ("run-1", "run-2", "corr-run-2")
     assert first.quarantined_at == NOW and first.last_seen_at == later
@@ -62,9 +58,7 @@ def test_rows_without_a_mono_id_are_kept(engine):
     frame = quarantine_frame([quarantine_row(provider_transaction_id=None)])
     frame["raw_page_id"] = pd.array([pd.NA], dtype="Int64")
     with engine.begin() as conn:
-        quarantine_rows(
-            conn, frame, run_id="run-1", correlation_id="c", window_start=START, window_end=END, now=NOW
-        )
+        quarantine_rows(conn, frame, run_id="run-1", correlation_id="c", window_start=START, window_end=END, now=NOW)
         row = conn.execute(sa.select(quarantined_transactions)).one()
     assert row.provider_transaction_id is None and row.raw_page_id is None
 

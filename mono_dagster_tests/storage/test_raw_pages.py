@@ -21,9 +21,7 @@ def test_raw_pages_are_stored_once(engine):
     pages = [raw_page(page_number=n) for n in (1, 2, 3)]
     with engine.begin() as conn:
         first = store_raw_pages(conn, pages)
-    refetched = [
-        raw_page(page_number=n, run_id="run-2", fetched_at=NOW + timedelta(hours=1)) for n in (1, 2, 3)
-    ]
+    refetched = [raw_page(page_number=n, run_id="run-2", fetched_at=NOW + timedelta(hours=1)) for n in (1, 2, 3)]
     with engine.begin() as conn:
         second = store_raw_pages(conn, refetched)
     assert second == first and len(set(first)) == 3
@@ -36,9 +34,7 @@ def test_raw_pages_are_stored_once(engine):
 def test_store_returns_ids_in_input_order_for_new_and_existing_pages(engine):
     with engine.begin() as conn:
         (existing,) = store_raw_pages(conn, [raw_page(page_number=2)])
-        ids = store_raw_pages(
-            conn, [raw_page(page_number=1), raw_page(page_number=2), raw_page(page_number=3)]
-        )
+        ids = store_raw_pages(conn, [raw_page(page_number=1), raw_page(page_number=2), raw_page(page_number=3)])
         again = store_raw_pages(conn, [raw_page(page_number=3), raw_page(page_number=3)])
     assert ids[1] == existing
     assert len(set(ids)) == 3

@@ -63,9 +63,7 @@ def test_fetched_keys_come_from_the_runs_successful_fetches(engine):
         (failed_page,) = store_raw_pages(conn, [raw_page("acc-3", 1, payload=V2)])
         record_fetch(conn, FetchRecord("run-1", "c", "acc-1", START, END, "ok", raw_page_ids=tuple(pages_1)))
         record_fetch(conn, FetchRecord("run-1", "c", "acc-2", START, END, "ok", raw_page_ids=(page_2,)))
-        record_fetch(
-            conn, FetchRecord("run-1", "c", "acc-3", START, END, "failed", raw_page_ids=(failed_page,))
-        )
+        record_fetch(conn, FetchRecord("run-1", "c", "acc-3", START, END, "failed", raw_page_ids=(failed_page,)))
         keys = fetched_keys(conn, "run-1")
         assert keys == {("acc-1", "a"), ("acc-1", "b"), ("acc-1", "c"), ("acc-2", "d")}
         assert fetched_keys_count(conn, "run-1") == 4
@@ -122,9 +120,7 @@ def test_balance_breaks_are_found_and_nulls_skipped(engine):
         "acc-1", rows[2]["provider_transaction_id"], posted_at=rows[2]["posted_at"], amount_minor=1_000,
         direction="credit", balance_after_minor=1_002_500,
     )  # fmt: skip
-    rows.append(
-        canonical_row("acc-1", "no-balance", posted_at=T0 + timedelta(days=5), balance_after_minor=None)
-    )
+    rows.append(canonical_row("acc-1", "no-balance", posted_at=T0 + timedelta(days=5), balance_after_minor=None))
     with engine.begin() as conn:
         _persist(conn, "run-1", rows)
         breaks = balance_breaks(conn, "acc-1", START, END)
@@ -139,12 +135,8 @@ def test_balance_breaks_are_found_and_nulls_skipped(engine):
 
 def test_debits_reduce_the_expected_balance(engine):
     rows = [
-        canonical_row(
-            "acc-1", "t1", posted_at=T0, direction="credit", amount_minor=5_000, balance_after_minor=5_000
-        ),
-        canonical_row(
-            "acc-1", "t2", posted_at=T0 + timedelta(hours=1), amount_minor=2_000, balance_after_minor=3_000
-        ),
+        canonical_row("acc-1", "t1", posted_at=T0, direction="credit", amount_minor=5_000, balance_after_minor=5_000),
+        canonical_row("acc-1", "t2", posted_at=T0 + timedelta(hours=1), amount_minor=2_000, balance_after_minor=3_000),
     ]
     with engine.begin() as conn:
         _persist(conn, "run-1", rows)

@@ -77,9 +77,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         *_timestamps(),
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_mono_accounts")),
-        sa.CheckConstraint(
-            "status IN ('active', 'paused', 'unlinked')", name=op.f("ck_mono_accounts_status")
-        ),
+        sa.CheckConstraint("status IN ('active', 'paused', 'unlinked')", name=op.f("ck_mono_accounts_status")),
     )
     op.create_index(op.f("ix_mono_accounts_shard"), "mono_accounts", ["shard"])
 
@@ -106,9 +104,7 @@ def upgrade() -> None:
             "payload_sha256",
             name=op.f("uq_mono_raw_pages_page_identity"),
         ),
-        sa.CheckConstraint(
-            "response_shape IN ('v2', 'v1', 'legacy')", name=op.f("ck_mono_raw_pages_response_shape")
-        ),
+        sa.CheckConstraint("response_shape IN ('v2', 'v1', 'legacy')", name=op.f("ck_mono_raw_pages_response_shape")),
     )
     op.create_index(op.f("ix_mono_raw_pages_fetched_at"), "mono_raw_pages", ["fetched_at"])
     op.create_index(op.f("ix_mono_raw_pages_run_id"), "mono_raw_pages", ["run_id"])
@@ -153,9 +149,7 @@ def upgrade() -> None:
         sa.Column("missing_fetch_count", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("vanished_at", sa.DateTime(timezone=True), nullable=True),
         *_timestamps(),
-        sa.PrimaryKeyConstraint(
-            "provider", "account_id", "provider_transaction_id", name=op.f("pk_bank_transactions")
-        ),
+        sa.PrimaryKeyConstraint("provider", "account_id", "provider_transaction_id", name=op.f("pk_bank_transactions")),
         sa.UniqueConstraint("transaction_id", name=op.f("uq_bank_transactions_transaction_id")),
         sa.CheckConstraint("direction IN ('debit', 'credit')", name=op.f("ck_bank_transactions_direction")),
     )

@@ -58,21 +58,16 @@ def _refuse_duplicate_ids(frame: pd.DataFrame) -> None:
 
 
 def _copy_frame(conn: sa.Connection, run_id: str, frame: pd.DataFrame) -> None:
-    """COPY in CSV form, written by pandas in C rather than row by row in Python (about 3x faster here).
-
-    NULL is spelled `\\N`, so an empty narration stays an empty string (a narration that is exactly the two
-    characters backslash-N would read back as NULL; the schema's non-null checks then fail loudly).
-    """
+    """COPY row by row through psycopg (measured faster here than pandas writing CSV for it)."""
     from psycopg import sql  # Postgres only: SQLite deployments never import the driver
 
-    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')").format(
+    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
         table=sql.Identifier(canonical_transactions.name),
         columns=sql.SQL(", ").join(sql.Identifier(column) for column in _STAGE_COLUMNS),
     )
-    staged = frame.loc[:, list(CANONICAL_COLUMNS)]
-    staged.insert(0, "run_id", run_id)
-    payload = staged.to_csv(index=False, header=False, na_rep="\\N", date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+    rows = zip(*canonical_values(frame), strict=True)
     # The DBAPI connection under SQLAlchemy's: the COPY runs inside the caller's transaction.
     driver_connection = conn.connection.driver_connection
     with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
-        copy.write(payload)
+        for values in rows:
+            copy.write_row((run_id, *values))

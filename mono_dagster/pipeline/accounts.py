@@ -10,15 +10,7 @@ from sqlalchemy import Engine
 
 from mono_dagster.mono import MonoClient
 from mono_dagster.mono.client import AccountDetails
-from mono_dagster.storage.accounts import AccountRecord, register_accounts
-
-
-def mask_account_number(number: str | None) -> str | None:
-    """Last four digits only, as everywhere else in the project."""
-    if not number:
-        return None
-    digits = "".join(ch for ch in str(number) if ch.isdigit())
-    return "******" + digits[-4:]
+from mono_dagster.storage.accounts import AccountRecord, mask_account_number, register_accounts
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ the whole batch, and only a batch that passes is staged for persistence.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy import Engine
 
 from mono_dagster.mono import DateWindow
 from mono_dagster.mono.responses import parse_transactions_page
+from mono_dagster.observability import metrics
 from mono_dagster.pipeline.sync import RunIdentity
 from mono_dagster.storage.accounts import list_accounts
 from mono_dagster.storage.canonical_stage import stage_canonical
@@ -68,8 +70,16 @@ def canonicalize_run(engine: Engine, identity: RunIdentity, window: DateWindow, 
             "currency": [row.currency for row in account_rows],
         }
     )
-    batch = to_canonical(raw, accounts)
-    report = validate_canonical(batch.valid)
+    started = time.perf_counter()
+    try:
+        batch = to_canonical(raw, accounts)
+        report = validate_canonical(batch.valid)
+    except Exception as exc:
+        metrics.observe_error(metrics.ALL_ACCOUNTS, "transform", exc.__class__.__name__)
+        raise
+    metrics.observe_stage(metrics.ALL_ACCOUNTS, "transform", time.perf_counter() - started, ok=report.passed)
+    for account_id, count in batch.quarantined["account_id"].value_counts().items():
+        metrics.observe_rows(str(account_id), quarantined=int(count))
     staged = newly_quarantined = 0
     with engine.begin() as conn:
         # Quarantine is kept even when the schema blocks the batch: those rows are known bad either way.

@@ -6,12 +6,14 @@ commit together or not at all, so a crash leaves the database as it was and a re
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine
 
+from mono_dagster.observability import metrics
 from mono_dagster.pipeline import events
 from mono_dagster.pipeline.sync import RunIdentity
 from mono_dagster.storage.accounts import record_sync_success
@@ -35,6 +37,28 @@ def persist_run(
     before_commit: Callable[[], None] | None = None,
 ) -> PersistOutcome:
     """`before_commit` runs inside the transaction just before it commits (fault-injection point)."""
+    started = time.perf_counter()
+    try:
+        outcome = _persist(engine, identity, now=now, failed_accounts=failed_accounts, before_commit=before_commit)
+    except Exception as exc:
+        metrics.observe_stage(metrics.ALL_ACCOUNTS, "persist", time.perf_counter() - started, ok=False)
+        metrics.observe_error(metrics.ALL_ACCOUNTS, "persist", exc.__class__.__name__)
+        raise
+    metrics.observe_stage(metrics.ALL_ACCOUNTS, "persist", time.perf_counter() - started, ok=True)
+    metrics.observe_rows(metrics.ALL_ACCOUNTS, ingested=outcome.stats.inserted + outcome.stats.updated)
+    for account_id in outcome.accounts:
+        metrics.observe_success(account_id, now.timestamp())
+    return outcome
+
+
+def _persist(
+    engine: Engine,
+    identity: RunIdentity,
+    *,
+    now: datetime,
+    failed_accounts: int,
+    before_commit: Callable[[], None] | None,
+) -> PersistOutcome:
     with engine.begin() as conn:
         fetches = successful_fetches(conn, identity.run_id)
         stats = persist_staged(

@@ -7,6 +7,7 @@ the fetch log and as a `mono.fetch.failed` event, all in one transaction, and th
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from sqlalchemy import Engine
 
 from mono_dagster.mono import DateWindow, MonoClient, MonoError
 from mono_dagster.mono.client import FetchResult
+from mono_dagster.observability import metrics
 from mono_dagster.pipeline import events
 from mono_dagster.storage.accounts import AccountRow, record_sync_failure
 from mono_dagster.storage.fetch_log import FetchRecord, record_fetch
@@ -85,12 +87,19 @@ def sync_accounts(
 ) -> SyncSummary:
     outcomes: list[AccountSyncOutcome] = []
     for account in accounts:
+        started = time.perf_counter()
         try:
             result = client.fetch_transactions(account.account_id, window)
         except MonoError as exc:
+            metrics.observe_stage(account.account_id, "sync", time.perf_counter() - started, ok=False)
+            metrics.observe_error(account.account_id, "sync", exc.__class__.__name__)
             outcome = _record_failure(engine, account.account_id, window, identity, exc, clock())
+            metrics.observe_failure_streak(account.account_id, outcome.failure_streak)
         else:
             outcome = _record_success(engine, result, identity)
+            metrics.observe_stage(account.account_id, "sync", time.perf_counter() - started, ok=True)
+            if not result.transactions:
+                metrics.observe_zero_transactions(account.account_id)
         outcomes.append(outcome)
         if on_account is not None:
             on_account(outcome)

@@ -20,6 +20,7 @@ from mono_dagster.defs.resources import (
     mono_resource_from_environment,
 )
 from mono_dagster.defs.retention import raw_retention_job, raw_retention_schedule
+from mono_dagster.defs.schedules import mono_daily_sync
 
 
 def build_definitions(mono: MonoResource, database: DatabaseResource) -> dg.Definitions:
@@ -28,7 +29,7 @@ def build_definitions(mono: MonoResource, database: DatabaseResource) -> dg.Defi
         assets=[mono_raw_transactions, canonical_transactions, bank_transactions],
         asset_checks=[accounts_synced_within_26_hours],
         jobs=[mono_sync_job, freshness_check_job, raw_retention_job],
-        schedules=[freshness_check_schedule, raw_retention_schedule],
+        schedules=[mono_daily_sync, freshness_check_schedule, raw_retention_schedule],
         resources={"mono": mono, "database": database},
         # Steps are short next to process start-up (peers.md §4.3), so a run executes in one process.
         executor=dg.in_process_executor,

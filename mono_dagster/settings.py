@@ -25,6 +25,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "MONO_PARTITIONS_START_DATE": "partitions_start_date",
     "MONO_SHARD_COUNT": "shard_count",
     "MONO_RAW_RETENTION_DAYS": "raw_retention_days",
+    "MONO_DAILY_SYNC_CRON": "daily_sync_cron",
+    "MONO_LOOKBACK_DAYS": "lookback_days",
+    "MONO_INGESTION_ENABLED": "ingestion_enabled",
 }
 
 
@@ -41,6 +44,9 @@ class Settings(BaseModel, frozen=True):
     partitions_start_date: date = date(2024, 1, 1)
     shard_count: int = Field(8, ge=1, le=256)
     raw_retention_days: int = Field(30, ge=1)
+    daily_sync_cron: str = "0 2 * * *"  # Africa/Lagos time
+    lookback_days: int = Field(7, ge=0, le=90)  # days before yesterday re-fetched daily (late and changed rows)
+    ingestion_enabled: bool = True  # the RFC's feature flag: false makes the sync schedule skip
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from mono_dagster.defs import names
+from mono_dagster.defs.kill_switch import kill_switch_reason
 from mono_dagster.defs.persisted_asset import bank_transactions
 from mono_dagster.defs.resources import DatabaseResource
 from mono_dagster.storage.reconciliation import accounts_without_recent_success
@@ -38,11 +39,15 @@ freshness_check_job = dg.define_asset_job(
     description="Runs the per-account freshness check.",
 )
 
-freshness_check_schedule = dg.ScheduleDefinition(
+
+@dg.schedule(
     name="mono_freshness_check_hourly",
     job=freshness_check_job,
     cron_schedule="17 * * * *",
     execution_timezone="Africa/Lagos",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Hourly: flags active accounts with no successful sync in 26 hours.",
+    description="Hourly: flags active accounts with no successful sync in 26 hours (skips under the kill switch).",
 )
+def freshness_check_schedule(context: dg.ScheduleEvaluationContext) -> dg.SkipReason | dg.RunRequest:
+    reason = kill_switch_reason()
+    return dg.SkipReason(reason) if reason else dg.RunRequest()

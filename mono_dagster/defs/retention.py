@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from mono_dagster.defs.kill_switch import kill_switch_reason
 from mono_dagster.defs.resources import DatabaseResource
 from mono_dagster.settings import Settings
 from mono_dagster.storage.raw_pages import purge_raw_pages
@@ -33,7 +34,7 @@ def raw_retention_job() -> None:
     purge_expired_raw_pages()
 
 
-raw_retention_schedule = dg.ScheduleDefinition(
+@dg.schedule(
     name="mono_raw_retention_daily",
     job=raw_retention_job,
     cron_schedule="30 3 * * *",
@@ -41,3 +42,7 @@ raw_retention_schedule = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Daily 03:30 Lagos time: purges raw Mono pages older than the retention period.",
 )
+def raw_retention_schedule(context: dg.ScheduleEvaluationContext) -> dg.SkipReason | dg.RunRequest:
+    # The kill switch promises that no stored data is touched, so the purge stops too.
+    reason = kill_switch_reason()
+    return dg.SkipReason(reason) if reason else dg.RunRequest()

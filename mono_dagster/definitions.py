@@ -21,6 +21,7 @@ from mono_dagster.defs.resources import (
 )
 from mono_dagster.defs.retention import raw_retention_job, raw_retention_schedule
 from mono_dagster.defs.schedules import mono_daily_sync
+from mono_dagster.observability.scrub import install_log_scrubber
 
 
 def build_definitions(mono: MonoResource, database: DatabaseResource) -> dg.Definitions:
@@ -36,4 +37,6 @@ def build_definitions(mono: MonoResource, database: DatabaseResource) -> dg.Defi
     )
 
 
+# Every log record of the code location's processes is scrubbed of secret keys, tokens and account numbers.
+install_log_scrubber()
 defs = build_definitions(mono_resource_from_environment(), database_resource_from_environment())

@@ -14,6 +14,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from mono_dagster.mono import MonoClient, MonoError, RetrySettings, SecretBackedMonoTokenProvider
+from mono_dagster.observability.scrub import install_log_scrubber
 from mono_dagster.settings import Settings, SettingsError
 from mono_dagster.storage.migrate import SchemaNotCurrentError
 
@@ -50,6 +51,7 @@ def parse_day(_ctx: click.Context | None, param: click.Parameter | None, value: 
 
 
 def configure_cli_logging(verbose: bool = False) -> None:
+    install_log_scrubber()
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -145,6 +145,7 @@ def _record_success(engine: Engine, result: FetchResult, identity: RunIdentity) 
             notice.event_name,
             result.account_id,
             identity.correlation_id,
+            extra=_log_context(identity, result.account_id, notice.event_name),
         )
     return outcome
 
@@ -217,8 +218,19 @@ def _record_failure(
         streak,
         identity.correlation_id,
         error,
+        extra=_log_context(identity, account_id, events.FETCH_FAILED),
     )
     return outcome
+
+
+def _log_context(identity: RunIdentity, account_id: str, event: str) -> dict[str, str]:
+    return {
+        "correlation_id": identity.correlation_id,
+        "run_id": identity.run_id,
+        "account_id": account_id,
+        "stage": "sync",
+        "event": event,
+    }
 
 
 def _fetch_record(

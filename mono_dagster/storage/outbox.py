@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mono_dagster.observability.scrub import scrub_value
 from mono_dagster.storage.sql import chunked
 from mono_dagster.storage.tables import pipeline_events, utcnow
 
@@ -52,7 +53,7 @@ class StoredEvent:
 
 
 def append_events(conn: sa.Connection, events: Iterable[PipelineEvent]) -> None:
-    """Appends the events in the order given (their delivery order)."""
+    """Appends the events in the order given (their delivery order), payload text scrubbed of secrets and PII."""
     rows = [
         {
             "event_id": event.event_id,
@@ -62,7 +63,7 @@ def append_events(conn: sa.Connection, events: Iterable[PipelineEvent]) -> None:
             "run_id": event.run_id,
             "partition_key": event.partition_key,
             # default=str: dates and Decimals in payloads become their ISO / decimal text.
-            "payload": json.dumps(event.payload, sort_keys=True, default=str),
+            "payload": json.dumps(scrub_value(event.payload), sort_keys=True, default=str),
             "created_at": event.created_at,
             "delivery_attempts": 0,
         }

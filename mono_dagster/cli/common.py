@@ -14,6 +14,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from mono_dagster.mono import MonoClient, MonoError, RetrySettings, SecretBackedMonoTokenProvider
+from mono_dagster.observability.logs import JsonLineFormatter
 from mono_dagster.observability.scrub import install_log_scrubber
 from mono_dagster.settings import Settings, SettingsError
 from mono_dagster.storage.migrate import SchemaNotCurrentError
@@ -50,15 +51,17 @@ def parse_day(_ctx: click.Context | None, param: click.Parameter | None, value: 
         raise click.BadParameter(f"{value!r} is not a date of the form YYYY-MM-DD", param_hint=f"--{name}") from None
 
 
-def configure_cli_logging(verbose: bool = False) -> None:
+def configure_cli_logging(verbose: bool = False, *, json_lines: bool = False) -> None:
     install_log_scrubber()
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # httpx logs each request at INFO; keep the operator's terminal for what matters.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    level = logging.INFO if verbose else logging.WARNING
+    if json_lines:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonLineFormatter())
+        logging.basicConfig(level=level, handlers=[handler])
+    else:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # httpx logs each request at INFO: shown with --verbose only.
+    logging.getLogger("httpx").setLevel(level)
     # BackfillPolicy is GA since 1.10.18 (dagster_apis.md §2) but the decorator still flags it as beta.
     warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy`")
 

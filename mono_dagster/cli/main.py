@@ -15,9 +15,10 @@ from mono_dagster.cli.sync_commands import backfill_command, resync_command, smo
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log progress at INFO level on stderr.")
-def cli(verbose: bool) -> None:
+@click.option("--json-logs", is_flag=True, help="Log JSON lines on the mono-pipeline stream (for Loki) instead.")
+def cli(verbose: bool, json_logs: bool) -> None:
     """mono-dagster: Mono bank transactions into TaxPoynt's canonical records, orchestrated by Dagster."""
-    configure_cli_logging(verbose)
+    configure_cli_logging(verbose, json_lines=json_logs)
 
 
 for command in (

@@ -118,3 +118,25 @@ def test_a_malformed_date_is_refused_before_any_request(sandbox):
     assert done.returncode == 2
     assert "YYYY-MM-DD" in done.stderr
     assert sandbox.state.request_count() == 0
+
+
+def test_json_logs_are_scrubbed_json_lines_on_the_pipeline_stream(sandbox):
+    start, end = window(sandbox, 2)
+    secret = "test_sk_json_logs_must_not_leak"
+    done = run_cli(
+        "--json-logs",
+        "-v",
+        "fetch",
+        "--account",
+        sandbox.state.account_ids()[0],
+        "--start",
+        start,
+        "--end",
+        end,
+        env=env_for(sandbox, MONO_SECRET_KEY=secret),
+    )
+    assert done.returncode == 2
+    assert secret not in done.stdout + done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert lines, done.stderr
+    assert all(line["stream"] == "mono-pipeline" for line in lines)

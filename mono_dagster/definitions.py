@@ -21,6 +21,7 @@ from mono_dagster.defs.resources import (
 )
 from mono_dagster.defs.retention import raw_retention_job, raw_retention_schedule
 from mono_dagster.defs.schedules import mono_daily_sync
+from mono_dagster.defs.sensors import mono_account_discovery
 from mono_dagster.observability.scrub import install_log_scrubber
 
 
@@ -31,6 +32,7 @@ def build_definitions(mono: MonoResource, database: DatabaseResource) -> dg.Defi
         asset_checks=[accounts_synced_within_26_hours],
         jobs=[mono_sync_job, freshness_check_job, raw_retention_job],
         schedules=[mono_daily_sync, freshness_check_schedule, raw_retention_schedule],
+        sensors=[mono_account_discovery],
         resources={"mono": mono, "database": database},
         # Steps are short next to process start-up (peers.md §4.3), so a run executes in one process.
         executor=dg.in_process_executor,

@@ -28,6 +28,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "MONO_DAILY_SYNC_CRON": "daily_sync_cron",
     "MONO_LOOKBACK_DAYS": "lookback_days",
     "MONO_INGESTION_ENABLED": "ingestion_enabled",
+    "MONO_ACCOUNT_ALLOWLIST": "account_allowlist",
+    "MONO_ACCOUNT_DENYLIST": "account_denylist",
+    "MONO_INITIAL_BACKFILL_DAYS": "initial_backfill_days",
 }
 
 
@@ -47,6 +50,13 @@ class Settings(BaseModel, frozen=True):
     daily_sync_cron: str = "0 2 * * *"  # Africa/Lagos time
     lookback_days: int = Field(7, ge=0, le=90)  # days before yesterday re-fetched daily (late and changed rows)
     ingestion_enabled: bool = True  # the RFC's feature flag: false makes the sync schedule skip
+    account_allowlist: str = ""  # comma-separated Mono ids; when set, discovery registers only these
+    account_denylist: str = ""  # comma-separated Mono ids discovery never registers
+    initial_backfill_days: int = Field(90, ge=1, le=3660)  # window a newly discovered account is resynced
+
+    @staticmethod
+    def id_set(value: str) -> frozenset[str]:
+        return frozenset(part.strip() for part in value.split(",") if part.strip())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -10,7 +10,13 @@ from sqlalchemy import Engine
 
 from mono_dagster.mono import MonoClient
 from mono_dagster.mono.client import AccountDetails
-from mono_dagster.storage.accounts import AccountRecord, mask_account_number, register_accounts
+from mono_dagster.storage.accounts import (
+    AccountRecord,
+    list_accounts,
+    mask_account_number,
+    register_accounts,
+    set_account_status,
+)
 
 
 @dataclass(frozen=True)
@@ -73,3 +79,40 @@ def _register(engine: Engine, records: list[AccountRecord], shard_count: int) ->
     with engine.begin() as conn:
         new_ids = register_accounts(conn, records, shard_count)
     return Registration(tuple(records), tuple(new_ids))
+
+
+@dataclass(frozen=True)
+class RegistrySync:
+    new_ids: tuple[str, ...]
+    unlinked_ids: tuple[str, ...]
+    listed: int
+
+
+def sync_registry(
+    client: MonoClient,
+    engine: Engine,
+    *,
+    shard_count: int,
+    allow: frozenset[str] = frozenset(),
+    deny: frozenset[str] = frozenset(),
+    tenant: str = "default",
+) -> RegistrySync:
+    """Registers the linked accounts Mono lists (after the allow/deny lists) and marks the ones it no
+    longer lists as unlinked: they stop being synced and keep their history."""
+    records = []
+    listed: set[str] = set()
+    for summary in client.list_accounts():
+        account_id = str(summary.get("id") or summary.get("_id") or "")
+        listed.add(account_id)
+        if not account_id or account_id in deny or (allow and account_id not in allow):
+            continue
+        records.append(_summary_record(summary, tenant) or _record(client.get_account(account_id), tenant))
+    with engine.begin() as conn:
+        new_ids = register_accounts(conn, records, shard_count)
+        # Only an account Mono no longer lists at all has disappeared; a filtered one is left as it is.
+        gone = [
+            row.account_id for row in list_accounts(conn, statuses=("active", "paused")) if row.account_id not in listed
+        ]
+        for account_id in gone:
+            set_account_status(conn, account_id, "unlinked")
+    return RegistrySync(tuple(new_ids), tuple(gone), len(records))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from mono_dagster.defs import names
-from mono_dagster.defs.kill_switch import kill_switch_reason
+from mono_dagster.defs.kill_switch import run_unless_switched_off
 from mono_dagster.defs.persisted_asset import bank_transactions
 from mono_dagster.defs.resources import DatabaseResource
 from mono_dagster.storage.reconciliation import accounts_without_recent_success
@@ -49,5 +49,4 @@ freshness_check_job = dg.define_asset_job(
     description="Hourly: flags active accounts with no successful sync in 26 hours (skips under the kill switch).",
 )
 def freshness_check_schedule(context: dg.ScheduleEvaluationContext) -> dg.SkipReason | dg.RunRequest:
-    reason = kill_switch_reason()
-    return dg.SkipReason(reason) if reason else dg.RunRequest()
+    return run_unless_switched_off()

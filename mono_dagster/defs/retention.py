@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from mono_dagster.defs.kill_switch import kill_switch_reason
+from mono_dagster.defs.kill_switch import run_unless_switched_off
 from mono_dagster.defs.resources import DatabaseResource
 from mono_dagster.settings import Settings
 from mono_dagster.storage.raw_pages import purge_raw_pages
@@ -44,5 +44,4 @@ def raw_retention_job() -> None:
 )
 def raw_retention_schedule(context: dg.ScheduleEvaluationContext) -> dg.SkipReason | dg.RunRequest:
     # The kill switch promises that no stored data is touched, so the purge stops too.
-    reason = kill_switch_reason()
-    return dg.SkipReason(reason) if reason else dg.RunRequest()
+    return run_unless_switched_off()

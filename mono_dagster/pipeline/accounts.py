@@ -53,13 +53,26 @@ def _summary_record(summary: dict[str, Any], tenant: str) -> AccountRecord | Non
 
 def discover_accounts(client: MonoClient, engine: Engine, *, shard_count: int, tenant: str = "default") -> Registration:
     """Registers every account `GET /v2/accounts` lists (details fetched only when the listing lacks them)."""
-    records = []
-    for summary in client.list_accounts():
-        record = _summary_record(summary, tenant)
-        if record is None:
-            record = _record(client.get_account(str(summary.get("id") or summary.get("_id"))), tenant)
-        records.append(record)
+    records, _ = _listed_records(client, tenant)
     return _register(engine, records, shard_count)
+
+
+def _listed_records(
+    client: MonoClient,
+    tenant: str,
+    allow: frozenset[str] = frozenset(),
+    deny: frozenset[str] = frozenset(),
+) -> tuple[list[AccountRecord], set[str]]:
+    """Records of the listed accounts that pass the allow/deny lists, and every id Mono listed."""
+    records: list[AccountRecord] = []
+    listed: set[str] = set()
+    for summary in client.list_accounts():
+        account_id = str(summary.get("id") or summary.get("_id") or "")
+        listed.add(account_id)
+        if not account_id or account_id in deny or (allow and account_id not in allow):
+            continue
+        records.append(_summary_record(summary, tenant) or _record(client.get_account(account_id), tenant))
+    return records, listed
 
 
 def add_accounts(
@@ -99,14 +112,7 @@ def sync_registry(
 ) -> RegistrySync:
     """Registers the linked accounts Mono lists (after the allow/deny lists) and marks the ones it no
     longer lists as unlinked: they stop being synced and keep their history."""
-    records = []
-    listed: set[str] = set()
-    for summary in client.list_accounts():
-        account_id = str(summary.get("id") or summary.get("_id") or "")
-        listed.add(account_id)
-        if not account_id or account_id in deny or (allow and account_id not in allow):
-            continue
-        records.append(_summary_record(summary, tenant) or _record(client.get_account(account_id), tenant))
+    records, listed = _listed_records(client, tenant, allow, deny)
     with engine.begin() as conn:
         new_ids = register_accounts(conn, records, shard_count)
         # Only an account Mono no longer lists at all has disappeared; a filtered one is left as it is.

@@ -1,0 +1,23 @@
+"""Escalations and notification de-duplication (issue 4).
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-28
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass  # PLACEHOLDER: filled in by the issue's work; removed before landing if it stays empty.
+
+
+def downgrade() -> None:
+    pass

@@ -1,4 +1,4 @@
-"""Outbox relay and tenant rate limits (issue 7).
+"""Outbox relay and dead letters (issue 7).
 
 Revision ID: 0004
 Revises: 0003

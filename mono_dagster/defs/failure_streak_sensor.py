@@ -1,0 +1,112 @@
+"""`mono_failure_streak`: escalates 5 consecutive failed syncs of an account, or failed runs of a shard.
+
+Account streaks come from the account registry (`mono_accounts.failure_streak`). Shard streaks come
+from Dagster's own run history of `mono_sync_job` (the instance's run storage, read by the partition
+range tags every sync run carries): it sees every failed run, including those that never reached the
+pipeline's tables (a crash, a bad config, a failing check), which `persisted_runs` cannot. The logic is
+in `notify.escalation`; the kill switch makes the sensor skip.
+"""
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from mono_dagster.defs.jobs import SYNC_JOB
+from mono_dagster.defs.kill_switch import kill_switch_reason
+from mono_dagster.defs.partition_range import RANGE_END_TAG, RANGE_START_TAG, scope_from_keys
+from mono_dagster.defs.resources import DatabaseResource
+from mono_dagster.defs.run_identity import CORRELATION_TAG, correlation_id_for_run
+from mono_dagster.notify import NotifierResource
+from mono_dagster.notify.escalation import ShardRunOutcome, ShardStreak, evaluate_escalations, shard_streaks
+from mono_dagster.pipeline.events import FAILURE_STREAK_ESCALATION
+
+RUN_HISTORY_LIMIT = 500  # newest finished sync runs read per tick (about two months of daily runs x 8 shards)
+PARTITION_TAG = "dagster/partition"
+WILL_RETRY_TAG = "dagster/will_retry"  # set on a failed run that `run_retries` will launch again
+
+
+def shard_run_outcomes(instance: dg.DagsterInstance, limit: int = RUN_HISTORY_LIMIT) -> list[ShardRunOutcome]:
+    """Finished sync runs, newest first, one entry per shard each run covered."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=SYNC_JOB, statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]),
+        limit=limit,
+    )
+    outcomes = []
+    for record in records:
+        run = record.dagster_run
+        if run.tags.get(WILL_RETRY_TAG) == "true":
+            continue  # its retry is the attempt that counts
+        start, end = run.tags.get(RANGE_START_TAG), run.tags.get(RANGE_END_TAG)
+        if not (start and end):
+            start = end = run.tags.get(PARTITION_TAG)
+        if not (start and end):
+            continue
+        try:
+            scope = scope_from_keys(start, end)
+        except ValueError:
+            continue
+        ended_at = datetime.fromtimestamp(record.end_time, UTC) if record.end_time else record.update_timestamp
+        for shard in scope.shards:
+            outcomes.append(
+                ShardRunOutcome(
+                    run_id=run.run_id,
+                    shard=shard,
+                    failed=run.status == dg.DagsterRunStatus.FAILURE,
+                    correlation_id=run.tags.get(CORRELATION_TAG) or correlation_id_for_run(run.run_id),
+                    ended_at=ended_at.astimezone(UTC) if ended_at.tzinfo else ended_at.replace(tzinfo=UTC),
+                )
+            )
+    return outcomes
+
+
+def run_failure_message(instance: dg.DagsterInstance, run_id: str) -> str | None:
+    """The first failed step's error (or the run failure's message), for the escalation payload."""
+    for event_type in (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE):
+        for entry in instance.all_logs(run_id, of_type=event_type):
+            event = entry.dagster_event
+            data = getattr(event, "event_specific_data", None) if event else None
+            error = getattr(data, "error", None)
+            if error is not None and getattr(error, "message", None):
+                return str(error.message).strip()
+            if event is not None and event.message:
+                return event.message
+    return None
+
+
+def _with_errors(instance: dg.DagsterInstance, streaks: dict[int, ShardStreak]) -> dict[int, ShardStreak]:
+    """Reads the error of each escalating shard's latest failed run (only those: it costs a query each)."""
+    result = {}
+    for shard, streak in streaks.items():
+        if streak.failures >= FAILURE_STREAK_ESCALATION:
+            latest = replace(streak.failed_runs[0], error=run_failure_message(instance, streak.failed_runs[0].run_id))
+            streak = replace(streak, failed_runs=(latest, *streak.failed_runs[1:]))
+        result[shard] = streak
+    return result
+
+
+@dg.sensor(
+    name="mono_failure_streak",
+    minimum_interval_seconds=120,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Escalates to on-call (ERROR log, mono.sync.escalated event, PagerDuty) when an account's syncs or a "
+        "shard's sync runs fail 5 times in a row; once per streak, resolved after a success."
+    ),
+)
+def mono_failure_streak(
+    context: dg.SensorEvaluationContext, notifier: NotifierResource, database: DatabaseResource
+) -> dg.SkipReason:
+    reason = kill_switch_reason()
+    if reason is not None:
+        return dg.SkipReason(reason)
+    streaks = _with_errors(context.instance, shard_streaks(shard_run_outcomes(context.instance)))
+    report = evaluate_escalations(database.get_engine(), notifier, streaks)
+    for key in report.raised:
+        context.log.error(f"escalation raised: {key}")
+    for key in report.resolved:
+        context.log.info(f"escalation resolved: {key}")
+    if report.delivery_errors:
+        # The tick fails visibly; the keys stay unsent, so the next tick sends them again.
+        raise dg.Failure(description="notification delivery failed: " + "; ".join(report.delivery_errors))
+    return dg.SkipReason(report.describe())

@@ -8,9 +8,11 @@ from mono_dagster.cli.accounts_command import accounts_group
 from mono_dagster.cli.common import configure_cli_logging
 from mono_dagster.cli.db_command import db_group
 from mono_dagster.cli.demo_command import demo_command
+from mono_dagster.cli.events import events_group
 from mono_dagster.cli.fetch_command import fetch_command
 from mono_dagster.cli.sandbox_command import sandbox_command
 from mono_dagster.cli.sync_commands import backfill_command, resync_command, smoke_command
+from mono_dagster.cli.webhooks import webhooks_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,5 +32,7 @@ for command in (
     resync_command,
     smoke_command,
     demo_command,
+    webhooks_group,
+    events_group,
 ):
     cli.add_command(command)

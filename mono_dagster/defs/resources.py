@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -12,7 +13,8 @@ from sqlalchemy import Engine
 
 from mono_dagster.mono import MonoClient, RetrySettings, SecretBackedMonoTokenProvider
 from mono_dagster.mono.client import DEFAULT_BASE_URL
-from mono_dagster.storage.engine import create_db_engine, resolve_database_url
+from mono_dagster.mono.tenant_limits import TenantBudget, TenantLimiter, TenantLimits, shared_tenant_limiter
+from mono_dagster.storage.engine import create_db_engine, normalise_url, resolve_database_url
 from mono_dagster.storage.migrate import ensure_schema_current
 
 
@@ -20,7 +22,9 @@ class MonoResource(dg.ConfigurableResource):
     """Mono's API, paced by the process-wide token bucket and retried politely.
 
     The secret comes from `MONO_SECRET_KEY` or a mounted file named by `MONO_SECRET_KEY_FILE`; both are
-    `EnvVar`s, resolved at launch and hidden in the UI.
+    `EnvVar`s, resolved at launch and hidden in the UI. With tenant rate limits configured
+    (`tenant_rate_limits` JSON, or `tenant_rate_limits_file`), every transaction request also waits for
+    its account's tenant budget, counted in `tenant_rate_limit_store` (default: the pipeline's database).
     """
 
     secret_key: str | None = None
@@ -32,6 +36,10 @@ class MonoResource(dg.ConfigurableResource):
     retry_base_delay_seconds: float = 0.5
     retry_max_delay_seconds: float = 8.0
     page_size: int = 1000
+    tenant_rate_limits: str | None = None
+    tenant_rate_limits_file: str | None = None
+    tenant_rate_limit_store: str | None = None
+    tenant_rate_limit_max_wait_seconds: float = 600.0
 
     _client: MonoClient | None = PrivateAttr(default=None)
 
@@ -53,7 +61,19 @@ class MonoResource(dg.ConfigurableResource):
                 max_delay_seconds=self.retry_max_delay_seconds,
             ),
             page_size=self.page_size,
+            tenant_limiter=self.tenant_limiter(),
         )
+
+    def tenant_limiter(self) -> TenantLimiter | None:
+        """The process's shared tenant limiter, or None when no tenant limits are configured."""
+        file = self.tenant_rate_limits_file
+        text = Path(file).read_text(encoding="utf-8") if file else self.tenant_rate_limits
+        if not text or not text.strip():
+            return None
+        fallback = TenantBudget(self.rate_limit_per_second, self.rate_limit_burst)
+        limits = TenantLimits.parse(text, fallback=fallback)
+        store = normalise_url(self.tenant_rate_limit_store or resolve_database_url())
+        return shared_tenant_limiter(limits, store, max_wait_seconds=self.tenant_rate_limit_max_wait_seconds)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._client = self.build_client()
@@ -85,9 +105,19 @@ def mono_resource_from_environment(environ: Mapping[str, str] | None = None) -> 
         ("MONO_RATE_LIMIT_BURST", "rate_limit_burst", int),
         ("MONO_MAX_ATTEMPTS", "max_attempts", int),
         ("MONO_PAGE_SIZE", "page_size", int),
+        ("MONO_TENANT_RATE_LIMIT_MAX_WAIT_SECONDS", "tenant_rate_limit_max_wait_seconds", float),
     ):
         if env.get(variable):
             config[field] = dg.EnvVar.int(variable) if kind is int else float(env[variable])
+    for variable, field in (
+        ("MONO_TENANT_RATE_LIMITS", "tenant_rate_limits"),
+        ("MONO_TENANT_RATE_LIMITS_FILE", "tenant_rate_limits_file"),
+        ("MONO_TENANT_RATE_LIMIT_STORE", "tenant_rate_limit_store"),
+    ):
+        if env.get(variable):
+            config[field] = dg.EnvVar(variable)
+    if "tenant_rate_limit_store" not in config and env.get("MONO_DAGSTER_DB_URL"):
+        config["tenant_rate_limit_store"] = dg.EnvVar("MONO_DAGSTER_DB_URL")
     return MonoResource(**config)
 
 

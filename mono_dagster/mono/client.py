@@ -39,6 +39,7 @@ from mono_dagster.mono.responses import (
     parse_transactions_page,
 )
 from mono_dagster.mono.retry import BackoffWait, RetrySettings, TransientMonoFailure, parse_retry_after
+from mono_dagster.mono.tenant_limits import TenantLimiter
 from mono_dagster.mono.window import DateWindow
 
 __all__ = ["ClientStats", "FetchResult", "MonoClient", "RetrySettings", "Timeouts"]
@@ -123,6 +124,7 @@ class _Context:
     endpoint: str
     account_id: str | None = None
     window: DateWindow | None = None
+    tenant: str | None = None  # whose budget the requests spend (tenant rate limits), if any
     error_kwargs: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -148,6 +150,7 @@ class MonoClient:
         rate_limit_per_second: float = 10.0,
         rate_limit_burst: int = 20,
         rate_limiter: TokenBucket | None = None,
+        tenant_limiter: TenantLimiter | None = None,
         retry: RetrySettings | None = None,
         timeouts: Timeouts | None = None,
         page_size: int = 1000,
@@ -168,6 +171,7 @@ class MonoClient:
         self._retry = retry or RetrySettings()
         self._sleep = sleep
         self._limiter = rate_limiter or shared_token_bucket(parts.netloc, rate_limit_per_second, rate_limit_burst)
+        self._tenant_limiter = tenant_limiter
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=(timeouts or Timeouts()).to_httpx(),
@@ -200,9 +204,13 @@ class MonoClient:
         *,
         transaction_type: str | None = None,
         narration: str | None = None,
+        tenant: str | None = None,
     ) -> FetchResult:
-        """Every transaction Mono holds for the account in the window (inclusive UTC dates)."""
-        context = _Context(operations.FETCH_TRANSACTIONS, "/v2/accounts/{id}/transactions", account_id, window)
+        """Every transaction Mono holds for the account in the window (inclusive UTC dates).
+
+        With a `tenant` and a tenant limiter, every request also waits for the tenant's budget.
+        """
+        context = _Context(operations.FETCH_TRANSACTIONS, "/v2/accounts/{id}/transactions", account_id, window, tenant)
         filters = {**window.mono_params(), "paginate": "true", "limit": str(self.page_size)}
         if transaction_type:
             filters["type"] = transaction_type
@@ -327,6 +335,9 @@ class MonoClient:
     def _send_once(self, path: str, params: dict[str, str], context: _Context, parse: Callable[[str], T]) -> T:
         waited = self._limiter.acquire()
         metrics.observe_rate_limit_wait(waited)
+        if self._tenant_limiter is not None and context.tenant is not None:
+            # Last before sending, so the tenant's shared log is as close to Mono's view as it gets.
+            waited += self._tenant_limiter.acquire(context.tenant)
         self._count(requests=1, waited=waited)
         headers = {"mono-sec-key": self._token.secret().get_secret_value()}
         started = time.perf_counter()

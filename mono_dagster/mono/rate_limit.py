@@ -1,8 +1,8 @@
 """A thread-safe token bucket: requests per second with a burst, shared by the whole process.
 
 Why hand-written: the well-kept limiter libraries model leaky buckets or fixed windows (PyrateLimiter,
-`limits`), not "rate plus burst" pacing, and this needs about thirty lines. Cross-process and
-per-tenant budgets (a shared store) are a separate concern.
+`limits`), not "rate plus burst" pacing, and this needs about thirty lines. Cross-process
+per-tenant budgets, kept in a shared store, are `tenant_limits` (PyrateLimiter); a request passes both.
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ def sync_accounts(
     for account in accounts:
         started = time.perf_counter()
         try:
-            result = client.fetch_transactions(account.account_id, window)
+            result = client.fetch_transactions(account.account_id, window, tenant=account.tenant)
         except MonoError as exc:
             metrics.observe_stage(account.account_id, "sync", time.perf_counter() - started, ok=False)
             metrics.observe_error(account.account_id, "sync", exc.__class__.__name__)

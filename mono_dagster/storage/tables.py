@@ -266,3 +266,82 @@ pipeline_events = sa.Table(
     sa.UniqueConstraint("event_id", name="uq_pipeline_events_event_id"),
     sa.Index("ix_pipeline_events_delivered_at_id", "delivered_at", "id"),
 )
+
+# Alert de-duplication (notify/): one row per stable key. `open` means sent and not yet resolved, so the
+# same key is not sent again by any process; `resolved` (or `unsent`, a delivery that failed) lets it send again.
+NOTIFICATION_STATUSES: tuple[str, ...] = ("open", "resolved", "unsent")
+
+alert_notifications = sa.Table(
+    "alert_notifications",
+    metadata,
+    sa.Column("dedup_key", sa.String(255), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("route", sa.String(16), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("summary", sa.Text(), nullable=False),
+    sa.Column("details", sa.Text(), nullable=False),  # JSON, scrubbed
+    sa.Column("send_count", sa.Integer(), nullable=False, default=0, server_default="0"),
+    sa.Column("opened_at", UtcDateTime(), nullable=False),
+    sa.Column("resolved_at", UtcDateTime(), nullable=True),
+    sa.CheckConstraint(_in("status", NOTIFICATION_STATUSES), name="status"),
+    sa.Index("ix_alert_notifications_status", "status"),
+)
+
+# The Mono webhook inbox (issue 6): every verified delivery, stored once (on its delivery key) before
+# the receiver answers 200, then acted on in `id` order by the inbox sensor, which records the outcome.
+WEBHOOK_OUTCOMES: tuple[str, ...] = (
+    "registered",
+    "resync_requested",
+    "paused",
+    "resumed",
+    "unlinked",
+    "ignored",
+    "failed",
+)
+
+mono_webhook_inbox = sa.Table(
+    "mono_webhook_inbox",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("delivery_key", sa.String(128), nullable=False),  # "event:<Mono's id>" or "sha256:<of the body>"
+    sa.Column("event_name", sa.String(128), nullable=False),
+    sa.Column("account_id", sa.String(64), nullable=True),
+    sa.Column("payload", sa.Text(), nullable=False),  # the JSON body, account numbers and BVNs masked
+    sa.Column("received_at", UtcDateTime(), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, default=0, server_default="0"),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("processed_at", UtcDateTime(), nullable=True),
+    sa.Column("outcome", sa.String(32), nullable=True),
+    sa.Column("detail", sa.Text(), nullable=True),
+    # JSON: the run the event asked for, so a tick that crashed before returning it can request it again.
+    sa.Column("run_request", sa.Text(), nullable=True),
+    sa.UniqueConstraint("delivery_key", name="uq_mono_webhook_inbox_delivery_key"),
+    sa.CheckConstraint(_in("outcome", WEBHOOK_OUTCOMES), name="outcome"),
+    sa.Index("ix_mono_webhook_inbox_processed_at_id", "processed_at", "id"),
+)
+
+# Synthetic monitoring (issue 7): one row per synthetic fetch of the designated account, with its latency,
+# outcome and failure streak. `streak_key` names the failure streak (the on-call alert's dedup key);
+# `paged` says this check sent the page. It never holds transactions.
+synthetic_checks = sa.Table(
+    "synthetic_checks",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("checked_at", UtcDateTime(), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("window_start", sa.Date(), nullable=False),
+    sa.Column("window_end", sa.Date(), nullable=False),
+    sa.Column("ok", sa.Boolean(), nullable=False),
+    sa.Column("latency_seconds", sa.Float(), nullable=False),
+    sa.Column("transaction_count", sa.Integer(), nullable=True),
+    sa.Column("requests", sa.Integer(), nullable=False, default=0, server_default="0"),
+    sa.Column("error_class", sa.String(128), nullable=True),
+    sa.Column("status_code", sa.Integer(), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),  # scrubbed
+    sa.Column("consecutive_failures", sa.Integer(), nullable=False, default=0, server_default="0"),
+    sa.Column("streak_key", sa.String(255), nullable=True),
+    sa.Column("paged", sa.Boolean(), nullable=False, default=False, server_default=sa.false()),
+    sa.Column("alert_error", sa.Text(), nullable=True),  # a page or resolve that could not be delivered
+    sa.Index("ix_synthetic_checks_account_id_id", "account_id", "id"),
+)

@@ -6,6 +6,8 @@ from typing import Any, Final
 
 BANK_TRANSACTIONS_INGESTED: Final = "bank.transactions.ingested"
 PIPELINE_COMPLETED: Final = "mono.pipeline.completed"
+FETCH_STARTED: Final = "mono.fetch.started"
+FETCH_COMPLETED: Final = "mono.fetch.completed"
 FETCH_FAILED: Final = "mono.fetch.failed"
 FETCH_LATENCY_SLA_EXCEEDED: Final = "mono.fetch.latency_sla_exceeded"
 FETCH_ZERO_TRANSACTIONS: Final = "mono.fetch.zero_transactions"

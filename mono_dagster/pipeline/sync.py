@@ -88,15 +88,16 @@ def sync_accounts(
     outcomes: list[AccountSyncOutcome] = []
     for account in accounts:
         started = time.perf_counter()
+        started_at = clock()
         try:
             result = client.fetch_transactions(account.account_id, window, tenant=account.tenant)
         except MonoError as exc:
             metrics.observe_stage(account.account_id, "sync", time.perf_counter() - started, ok=False)
             metrics.observe_error(account.account_id, "sync", exc.__class__.__name__)
-            outcome = _record_failure(engine, account.account_id, window, identity, exc, clock())
+            outcome = _record_failure(engine, account.account_id, window, identity, exc, started_at, clock())
             metrics.observe_failure_streak(account.account_id, outcome.failure_streak)
         else:
-            outcome = _record_success(engine, result, identity)
+            outcome = _record_success(engine, result, identity, started_at)
             metrics.observe_stage(account.account_id, "sync", time.perf_counter() - started, ok=True)
             if not result.transactions:
                 metrics.observe_zero_transactions(account.account_id)
@@ -106,7 +107,9 @@ def sync_accounts(
     return SyncSummary(window, tuple(outcomes))
 
 
-def _record_success(engine: Engine, result: FetchResult, identity: RunIdentity) -> AccountSyncOutcome:
+def _record_success(
+    engine: Engine, result: FetchResult, identity: RunIdentity, started_at: datetime
+) -> AccountSyncOutcome:
     pages = [
         RawPageRecord(
             account_id=result.account_id,
@@ -135,10 +138,29 @@ def _record_success(engine: Engine, result: FetchResult, identity: RunIdentity) 
         slowest_page_seconds=result.slowest_page_seconds,
     )
     notices = _fetch_notices(result, identity)
+    lifecycle = [
+        _fetch_started(result.account_id, result.window, identity, started_at),
+        PipelineEvent(
+            event_name=events.FETCH_COMPLETED,
+            account_id=result.account_id,
+            correlation_id=identity.correlation_id,
+            run_id=identity.run_id,
+            partition_key=identity.partition_key,
+            payload={
+                **events.window_payload(result.window.start, result.window.end),
+                "transactions": outcome.transactions,
+                "pages": outcome.pages,
+                "requests": outcome.requests,
+                "retries": outcome.retries,
+                "elapsed_seconds": round(outcome.elapsed_seconds, 3),
+            },
+        ),
+    ]
     with engine.begin() as conn:
         page_ids = store_raw_pages(conn, pages)
         record_fetch(conn, _fetch_record(result.account_id, result.window, identity, outcome, page_ids))
-        append_events(conn, notices)
+        # started, completed, then any warnings about the fetch: one account's events stay in order.
+        append_events(conn, [*lifecycle, *notices])
     for notice in notices:
         log.warning(
             "%s for account %s (correlation %s)",
@@ -185,8 +207,26 @@ def _fetch_notices(result: FetchResult, identity: RunIdentity) -> list[PipelineE
     return notices
 
 
+def _fetch_started(account_id: str, window: DateWindow, identity: RunIdentity, started_at: datetime) -> PipelineEvent:
+    """The RFC's `mono.fetch.started`, written with the fetch's outcome (the outbox only holds committed work)."""
+    return PipelineEvent(
+        event_name=events.FETCH_STARTED,
+        account_id=account_id,
+        correlation_id=identity.correlation_id,
+        run_id=identity.run_id,
+        partition_key=identity.partition_key,
+        payload={**events.window_payload(window.start, window.end), "started_at": started_at.isoformat()},
+    )
+
+
 def _record_failure(
-    engine: Engine, account_id: str, window: DateWindow, identity: RunIdentity, exc: MonoError, now: datetime
+    engine: Engine,
+    account_id: str,
+    window: DateWindow,
+    identity: RunIdentity,
+    exc: MonoError,
+    started_at: datetime,
+    now: datetime,
 ) -> AccountSyncOutcome:
     error = str(exc)
     with engine.begin() as conn:
@@ -196,6 +236,7 @@ def _record_failure(
         append_events(
             conn,
             [
+                _fetch_started(account_id, window, identity, started_at),
                 PipelineEvent(
                     event_name=events.FETCH_FAILED,
                     account_id=account_id,
@@ -209,7 +250,7 @@ def _record_failure(
                         "status_code": exc.status_code,
                         "message": error,
                     },
-                )
+                ),
             ],
         )
     log.error(

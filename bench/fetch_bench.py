@@ -13,6 +13,7 @@ import argparse
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from datetime import datetime, timedelta
@@ -25,6 +26,8 @@ SECRET = "test_sk_bench"
 
 
 def start_sandbox(accounts: int, days: int, per_day: int, port: int) -> subprocess.Popen[str]:
+    # Its log goes to a file: a pipe nobody reads fills up and blocks the sandbox mid-response.
+    log = tempfile.NamedTemporaryFile(prefix="mono-sandbox-", suffix=".log", delete=False)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -42,7 +45,7 @@ def start_sandbox(accounts: int, days: int, per_day: int, port: int) -> subproce
             "--secret-key",
             SECRET,
         ],
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -55,7 +58,7 @@ def start_sandbox(accounts: int, days: int, per_day: int, port: int) -> subproce
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
-    raise SystemExit(f"sandbox did not start: {process.stdout.read() if process.stdout else ''}")
+    raise SystemExit(f"sandbox did not start; its log: {log.name}")
 
 
 def main() -> None:

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from mono_dagster.notify.alert import Alert
 from mono_dagster.observability.scrub import scrub_text
 
-# Run and correlation ids are UUIDs, whose last group can hold 10+ digits in a row: keep them whole
-# (observability.scrub would mask those digits as if they were an account number).
-_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 SUMMARY_LIMIT = 1_024  # PagerDuty's summary limit
 TEXT_LIMIT = 2_000  # a detail's text, and a Slack field's limit
 
 
 def scrubbed_summary(alert: Alert) -> str:
     """One line, scrubbed (secrets removed, 10+-digit runs masked to the last four digits), cut to 1024."""
-    line = " ".join(scrub(alert.summary).split())
+    line = " ".join(scrub_text(alert.summary).split())
     return line if len(line) <= SUMMARY_LIMIT else line[: SUMMARY_LIMIT - 1] + "…"
 
 
@@ -27,19 +23,9 @@ def scrubbed_details(details: Mapping[str, object]) -> dict[str, Any]:
     return {str(key): _bounded(_scrub_value(_jsonable(value))) for key, value in details.items()}
 
 
-def scrub(text: str) -> str:
-    """`observability.scrub.scrub_text`, leaving UUIDs (run and correlation ids) intact."""
-    parts, last = [], 0
-    for match in _UUID.finditer(text):
-        parts.extend((scrub_text(text[last : match.start()]), match.group()))
-        last = match.end()
-    parts.append(scrub_text(text[last:]))
-    return "".join(parts)
-
-
 def _scrub_value(value: Any) -> Any:
     if isinstance(value, str):
-        return scrub(value)
+        return scrub_text(value)
     if isinstance(value, dict):
         return {key: _scrub_value(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -51,6 +51,31 @@ def test_scrub_text_removes_each_kind_and_keeps_the_last_four_digits():
     ), "Mono ids and dates pass unchanged"
 
 
+def test_identifiers_whose_digits_look_like_an_account_number_pass_unchanged():
+    correlation = "0f8a509b-6f5c-4edf-b209-426614174000"  # its last group is 12 digits
+    mono_id = "5f171a5302951234567890ab"  # a 24-hex id with a 10-digit run inside
+    content_hash = "ab" + "1234567890" * 6 + "cd"
+    for identifier in (correlation, mono_id, content_hash):
+        assert scrub_text(f"run {identifier} done") == f"run {identifier} done"
+
+
+def test_webhook_urls_and_url_passwords_are_removed():
+    line = 'HTTP Request: POST https://hooks.slack.com/services/T0001/B0002/abcdefSECRET "HTTP/1.1 200 OK"'
+    assert "abcdefSECRET" not in scrub_text(line) and "https://hooks.slack.com/[secret]" in scrub_text(line)
+    broker = scrub_text("broker unavailable at amqp://relay:s3cr3t-pass@rabbit:5672/%2F")
+    assert "s3cr3t-pass" not in broker and "amqp://relay:[secret]@rabbit:5672/%2F" in broker
+    assert scrub_text("see https://example.com/a:b") == "see https://example.com/a:b"
+
+
+def test_account_numbers_next_to_identifiers_are_still_masked():
+    scrubbed = scrub_text("account_number=0123456789 correlation 0f8a509b-6f5c-4edf-b209-426614174000 bvn:22334455667")
+    assert "0123456789" not in scrubbed and "22334455667" not in scrubbed
+    assert "******6789" in scrubbed and "******5667" in scrubbed
+    assert "0f8a509b-6f5c-4edf-b209-426614174000" in scrubbed
+    assert scrub_text("acct1234567890") == "acct******7890", "a letter-prefixed number is not an identifier"
+    assert scrub_text("1234567890123456789012345") == "******2345", "all digits is never an identifier"
+
+
 @pytest.mark.parametrize("leak", LEAKS)
 def test_a_log_line_never_carries_a_secret_or_pii(captured, leak):
     logger = logging.getLogger("mono_dagster.test_leaks")

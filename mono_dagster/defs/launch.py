@@ -64,13 +64,21 @@ def ensure_dagster_home(default: Path) -> Path:
     return path.resolve()
 
 
+# One run at a time per shard (dagster.yaml's tag_concurrency_limits) for the range runs we launch.
+SHARD_TAG = "mono/shard"
+
+
 def partition_range_tags(start: date, end: date, shard: int, last_shard: int | None = None) -> dict[str, str]:
     """Tags of a single run over days start..end and shards shard..last_shard (a box)."""
 
     def key(day: date, index: int) -> str:
         return str(dg.MultiPartitionKey({DATE_DIMENSION: day.isoformat(), SHARD_DIMENSION: shard_key(index)}))
 
-    return {RANGE_START_TAG: key(start, shard), RANGE_END_TAG: key(end, shard if last_shard is None else last_shard)}
+    tags = {RANGE_START_TAG: key(start, shard), RANGE_END_TAG: key(end, shard if last_shard is None else last_shard)}
+    if last_shard is None or last_shard == shard:
+        # Dagster tags a range run with no `dagster/partition/shard`; dagster.yaml limits this one per shard.
+        tags[SHARD_TAG] = shard_key(shard)
+    return tags
 
 
 def sync_config(accounts: Sequence[str], *, console_log_level: str = "WARNING") -> dict:

@@ -5,7 +5,8 @@ at zero. The alert rules take `rate()`/`increase()` of counters and histograms, 
 push "1 error" would look like one error followed by none; a failed run's push would also replace the
 group and erase the last-success gauge the alerts need. So a push works like this:
 
-* **Counters and histograms** (`taxpoynt_mono_pipeline_*`, `taxpoynt_mono_client_*`; python/process
+* **Counters and histograms** (`taxpoynt_mono_pipeline_*`, `taxpoynt_mono_client_*`,
+  `taxpoynt_mono_synthetic_*`; python/process
   collectors and other services' metrics are never pushed) go to the group
   `{job="mono_pipeline", shard=<the run's shard>}`, `shard="multi"` for a run over several shards. A push
   reads the group's current samples from the Pushgateway (`GET /metrics`, parsed with
@@ -63,7 +64,9 @@ JOB: Final = "mono_pipeline"
 SHARD_LABEL: Final = "shard"
 ACCOUNT_LABEL: Final = "account_id"
 MULTI_SHARD: Final = "multi"
-PUSHED_PREFIXES: Final = ("taxpoynt_mono_pipeline_", "taxpoynt_mono_client_")
+# The synthetic check's metrics too: its job runs in its own process like a sync run, and the
+# MonoSyntheticCheckStale alert reads its last-success gauge.
+PUSHED_PREFIXES: Final = ("taxpoynt_mono_pipeline_", "taxpoynt_mono_client_", "taxpoynt_mono_synthetic_")
 TIMEOUT_SECONDS: Final = 5.0
 _CUMULATIVE_TYPES: Final = frozenset({"counter", "histogram", "summary"})
 _FLOAT_LABELS: Final = frozenset({"le", "quantile"})

@@ -12,6 +12,8 @@ EXPECTED_ALERTS = {
     "MonoZeroTransactionsSpike": "warning",
     "MonoNoSuccessfulSync26h": "critical",
     "MonoPipelineErrorRateHigh": "warning",
+    "MonoEventsUndelivered": "warning",
+    "MonoSyntheticCheckStale": "warning",
 }
 
 

@@ -30,6 +30,7 @@ STAGE_COUNT = "taxpoynt_mono_pipeline_stage_seconds_count"
 STAGE_BUCKET = "taxpoynt_mono_pipeline_stage_seconds_bucket"
 STREAK = "taxpoynt_mono_pipeline_failure_streak"
 LAST_SUCCESS = "taxpoynt_mono_pipeline_last_success_timestamp_seconds"
+SYNTHETIC_LAST_SUCCESS = "taxpoynt_mono_synthetic_last_success_timestamp_seconds"
 
 
 class RunProcess:
@@ -151,6 +152,19 @@ def test_only_the_pipeline_and_client_families_are_pushed_without_created_sample
     assert "other_service_requests_total" not in exposed
     assert not {name for name in exposed if name.startswith("taxpoynt_") and name.endswith("_created")}
     assert ERRORS in exposed
+
+
+def test_the_synthetic_checks_last_success_is_pushed_per_account(gateway):
+    """The MonoSyntheticCheckStale alert reads it; the synthetic job runs in its own process too."""
+    run = RunProcess(gateway)
+    synthetic = Gauge(
+        SYNTHETIC_LAST_SUCCESS, "last synthetic success", ["provider", "account_id"], registry=run.registry
+    )
+    synthetic.labels("mono", "acct-synthetic").set(1_700_000_500)
+    run.pusher.push(MULTI_SHARD)
+    assert [value for _, value in gateway.samples(SYNTHETIC_LAST_SUCCESS, account_id="acct-synthetic")] == [
+        1_700_000_500
+    ]
 
 
 def _names(gateway: Pushgateway) -> set[str]:

@@ -29,7 +29,14 @@ def test_daily_sync_is_one_run_per_shard_over_yesterday_and_the_look_back():
 
 def test_the_kill_switch_makes_every_schedule_skip_with_the_reason(monkeypatch):
     monkeypatch.setenv("MONO_INGESTION_ENABLED", "false")
-    for name in ("mono_daily_sync", "mono_freshness_check_hourly", "mono_raw_retention_daily"):
+    names = {schedule.name for schedule in defs.get_repository_def().schedule_defs}
+    assert {
+        "mono_daily_sync",
+        "mono_freshness_check_hourly",
+        "mono_raw_retention_daily",
+        "mono_synthetic_check",
+    } <= names
+    for name in sorted(names):  # every schedule the code location has, including ones added later
         result = evaluate(name)
         assert not result.run_requests
         assert "MONO_INGESTION_ENABLED=false" in result.skip_message

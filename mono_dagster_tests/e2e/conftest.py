@@ -124,6 +124,8 @@ def stack(sandbox, databases: Databases, tmp_path: Path) -> Stack:
         "MONO_ACCOUNT_ALLOWLIST": ",".join(accounts),
         # The daily sync (which syncs every account's recent days) is set twelve hours away.
         "MONO_DAILY_SYNC_CRON": f"0 {(datetime.now(ZoneInfo('Africa/Lagos')).hour + 12) % 24} * * *",
+        # The relay sensor runs too; it must not publish test events into the machine's real broker.
+        "MONO_EVENTS_PUBLISHER": "log",
     }
     result = Stack(env=env, accounts=accounts, first_day=first_day, data_url=databases.data_url, log_dir=log_dir)
     result.cli("db", "upgrade")

@@ -303,7 +303,7 @@ mono_webhook_inbox = sa.Table(
     "mono_webhook_inbox",
     metadata,
     sa.Column("id", AutoId, primary_key=True, autoincrement=True),
-    sa.Column("delivery_key", sa.String(128), nullable=False),  # "event:<Mono's id>" or "sha256:<of the body>"
+    sa.Column("delivery_key", sa.String(128), nullable=False),  # "event:<Mono id>" or "sha256:<body>:<UTC hour>"
     sa.Column("event_name", sa.String(128), nullable=False),
     sa.Column("account_id", sa.String(64), nullable=True),
     sa.Column("payload", sa.Text(), nullable=False),  # the JSON body, account numbers and BVNs masked

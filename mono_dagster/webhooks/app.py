@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -47,7 +48,11 @@ class _AsgiEndpoint:
         await self.app(scope, receive, send)
 
 
-def build_app(config: WebhookConfig, engine: Engine) -> Starlette:
+def build_app(
+    config: WebhookConfig, engine: Engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> Starlette:
+    """The receiver's routes. `clock` stamps each delivery (and picks its de-duplication hour)."""
+
     async def receive(request: Request) -> JSONResponse:
         started = time.perf_counter()
 
@@ -68,12 +73,13 @@ def build_app(config: WebhookConfig, engine: Engine) -> Starlette:
         if not is_authentic(header, body, config.secret, config.schemes):
             _warn_unauthorized(request, "the mono-webhook-secret header does not match")
             return answer("unauthorized", 401, {"error": f"the {HEADER} header is not valid"})
+        received_at = clock()
         try:
-            parsed = parse_delivery(body)
+            parsed = parse_delivery(body, received_at)
         except MalformedDelivery as exc:
             return answer("malformed", 400, {"error": str(exc)})
         try:
-            stored = await run_in_threadpool(_store, engine, parsed)
+            stored = await run_in_threadpool(_store, engine, parsed, received_at)
         except Exception:
             log.exception("could not store a %s delivery in the webhook inbox", parsed.event_name)
             return answer("error", 500, {"error": "the delivery could not be stored; retry later"})
@@ -111,13 +117,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _store(engine: Engine, parsed: ParsedDelivery) -> bool:
+def _store(engine: Engine, parsed: ParsedDelivery, received_at: datetime) -> bool:
     delivery = InboxDelivery(
         delivery_key=parsed.delivery_key,
         event_name=parsed.event_name,
         account_id=parsed.account_id,
         payload=parsed.payload,
-        received_at=datetime.now(UTC),
+        received_at=received_at,
     )
     with engine.begin() as conn:
         return store_delivery(conn, delivery)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from mono_dagster.storage.accounts import mask_account_number
@@ -27,6 +28,8 @@ ACCOUNT_UNLINKED: Final = "mono.events.account_unlinked"
 MAX_EVENT_NAME: Final = 128
 MAX_ACCOUNT_ID: Final = 64
 MAX_EVENT_ID: Final = 100
+# Identical bodies received within the same UTC hour are one delivery (Mono's retries); see delivery_key.
+DEDUP_WINDOW: Final = "%Y-%m-%dT%H"
 _SENSITIVE_KEYS: Final = frozenset({"accountnumber", "bvn"})
 _KEY_NORMALISER = re.compile(r"[^a-z]")
 
@@ -47,7 +50,7 @@ class ParsedDelivery:
         return json.dumps(self.document, separators=(",", ":"))
 
 
-def parse_delivery(body: bytes) -> ParsedDelivery:
+def parse_delivery(body: bytes, received_at: datetime | None = None) -> ParsedDelivery:
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -65,7 +68,8 @@ def parse_delivery(body: bytes) -> ParsedDelivery:
     account_id = account_id_of(document.get("data"))
     if account_id is not None and len(account_id) > MAX_ACCOUNT_ID:
         raise MalformedDelivery(f"the account id is longer than {MAX_ACCOUNT_ID} characters")
-    return ParsedDelivery(delivery_key(document, body), event, account_id, mask_sensitive(document))
+    key = delivery_key(document, body, received_at or datetime.now(UTC))
+    return ParsedDelivery(key, event, account_id, mask_sensitive(document))
 
 
 def account_id_of(data: Any) -> str | None:
@@ -84,11 +88,15 @@ def account_id_of(data: Any) -> str | None:
     return None
 
 
-def delivery_key(document: dict[str, Any], body: bytes) -> str:
-    """Mono's event id when the body carries one, else the sha256 of the raw body.
+def delivery_key(document: dict[str, Any], body: bytes, received_at: datetime) -> str:
+    """Mono's event id when the body carries one, else the sha256 of the raw body within its UTC hour.
 
-    Mono documents no event id (a community SDK mentions `event_id`): the body hash makes a retried
-    delivery of identical bytes one row either way.
+    Mono documents no event id (a community SDK mentions `event_id`), and its account events carry only
+    the account id: a later `reauthorisation_required` of the same account has the very same bytes as
+    the last one. So the body hash de-duplicates Mono's retries within the hour the delivery arrived in
+    (`DEDUP_WINDOW`), not forever. A retry that crosses the hour is stored twice, which is safe (every
+    action is idempotent: registering, pausing, resuming, a resync, a page with a stable key); a new
+    event dropped as a duplicate would not be.
     """
     event_id = document.get("event_id") or document.get("eventId")
     if isinstance(event_id, str | int) and not isinstance(event_id, bool) and str(event_id).strip():
@@ -96,7 +104,8 @@ def delivery_key(document: dict[str, Any], body: bytes) -> str:
         if len(text) <= MAX_EVENT_ID:
             return f"event:{text}"
         return f"event-sha256:{hashlib.sha256(text.encode()).hexdigest()}"
-    return f"sha256:{hashlib.sha256(body).hexdigest()}"
+    window = received_at.astimezone(UTC).strftime(DEDUP_WINDOW)
+    return f"sha256:{hashlib.sha256(body).hexdigest()}:{window}"
 
 
 def mask_sensitive(value: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -38,16 +39,19 @@ def running_receiver(
     secret: str = SECRET,
     schemes: frozenset[str] = frozenset({"secret", "hmac-sha512"}),
     max_body_bytes: int = 256 * 1024,
+    received_at: datetime | None = None,
 ) -> Iterator[WebhookServer]:
+    """`received_at` pins the receiver's clock: identical bodies then always fall in one de-duplication hour."""
     config = WebhookConfig(secret=secret.encode(), schemes=schemes, max_body_bytes=max_body_bytes)
-    with WebhookServer(build_app(config, create_db_engine(database_url))) as server:
+    clock = (lambda: received_at) if received_at is not None else (lambda: datetime.now(UTC))
+    with WebhookServer(build_app(config, create_db_engine(database_url), clock)) as server:
         yield server
 
 
 @pytest.fixture()
 def receiver(inbox_url) -> Iterator[WebhookServer]:
-    """The receiver accepting both schemes, with the default 256 KiB body limit."""
-    with running_receiver(inbox_url) as server:
+    """The receiver accepting both schemes, with the default 256 KiB body limit and a pinned clock."""
+    with running_receiver(inbox_url, received_at=datetime.now(UTC)) as server:
         yield server
 
 

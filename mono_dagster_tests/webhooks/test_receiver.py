@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from prometheus_client import REGISTRY
@@ -83,6 +84,18 @@ def test_the_same_delivery_twice_is_stored_once(receiver, http, inbox):
     assert len(rows) == 1
     assert rows[0]["delivery_key"].startswith("sha256:")
     assert rows[0]["event_name"] == "mono.events.account_updated" and rows[0]["account_id"] == ACCOUNT
+
+
+def test_the_same_bytes_in_a_later_hour_are_a_new_event_not_a_duplicate(inbox_url, http, inbox):
+    """Mono's account events carry no event id: a second reauthorisation cycle repeats the bytes exactly."""
+    first_hour = datetime(2026, 11, 29, 9, 15, tzinfo=UTC)
+    with running_receiver(inbox_url, received_at=first_hour) as server:
+        assert post(http, server, BODY, SECRET).json()["status"] == "stored"
+    with running_receiver(inbox_url, received_at=first_hour + timedelta(minutes=40)) as server:
+        assert post(http, server, BODY, SECRET).json()["status"] == "duplicate", "a retry within the hour"
+    with running_receiver(inbox_url, received_at=first_hour + timedelta(hours=1)) as server:
+        assert post(http, server, BODY, SECRET).json()["status"] == "stored", "the same event, later"
+    assert len(inbox()) == 2
 
 
 def test_an_event_id_makes_the_delivery_key_even_when_the_bytes_differ(receiver, http, inbox):

@@ -93,7 +93,7 @@ class Settings(BaseModel, frozen=True):
     tenant_rate_limits: str = ""
     tenant_rate_limits_file: str = ""
     tenant_rate_limit_store: str = ""  # database URL counting the budgets; empty: MONO_DAGSTER_DB_URL
-    tenant_rate_limit_max_wait_seconds: float = Field(600.0, gt=0, le=86400)
+    tenant_rate_limit_max_wait_seconds: float = Field(0.0, ge=0, le=86400)  # 0: no bound, a tenant waits
 
     @field_validator("webhook_schemes")
     @classmethod

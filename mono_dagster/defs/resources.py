@@ -39,7 +39,7 @@ class MonoResource(dg.ConfigurableResource):
     tenant_rate_limits: str | None = None
     tenant_rate_limits_file: str | None = None
     tenant_rate_limit_store: str | None = None
-    tenant_rate_limit_max_wait_seconds: float = 600.0
+    tenant_rate_limit_max_wait_seconds: float = 0.0  # 0: wait as long as it takes (never fail for budget)
 
     _client: MonoClient | None = PrivateAttr(default=None)
 
@@ -73,7 +73,8 @@ class MonoResource(dg.ConfigurableResource):
         fallback = TenantBudget(self.rate_limit_per_second, self.rate_limit_burst)
         limits = TenantLimits.parse(text, fallback=fallback)
         store = normalise_url(self.tenant_rate_limit_store or resolve_database_url())
-        return shared_tenant_limiter(limits, store, max_wait_seconds=self.tenant_rate_limit_max_wait_seconds)
+        bound = self.tenant_rate_limit_max_wait_seconds or None
+        return shared_tenant_limiter(limits, store, max_wait_seconds=bound)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._client = self.build_client()

@@ -31,7 +31,9 @@ from mono_dagster.mono.operations import SERVICE_ROLE
 from mono_dagster.mono.tenant_stores import TenantStore, budget_refusals, tenant_store_for
 
 DEFAULT_TENANT_KEY: Final = "*"
-DEFAULT_MAX_WAIT_SECONDS: Final = 600.0
+# None: a request over its tenant's budget waits as long as it takes (issue 7: it waits, never fails);
+# the run's own timeout bounds it. A bound, when configured, fails that account's fetch instead.
+DEFAULT_MAX_WAIT_SECONDS: Final[float | None] = None
 # Added to every window: covers the few milliseconds between a request's admission and its sending,
 # so the bound holds for the requests Mono sees, not only for the ones the store logged.
 SAFETY_MARGIN_MS: Final = 25
@@ -142,10 +144,14 @@ class TenantLimiter:
     """One PyrateLimiter `Limiter` per tenant over the store's bucket; thread-safe."""
 
     def __init__(
-        self, limits: TenantLimits, store: TenantStore, *, max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS
+        self,
+        limits: TenantLimits,
+        store: TenantStore,
+        *,
+        max_wait_seconds: float | None = DEFAULT_MAX_WAIT_SECONDS,
     ) -> None:
-        if max_wait_seconds <= 0:
-            raise TenantLimitsError(f"the maximum wait must be positive, not {max_wait_seconds}")
+        if max_wait_seconds is not None and max_wait_seconds <= 0:
+            raise TenantLimitsError(f"the maximum wait must be positive (or None: no bound), not {max_wait_seconds}")
         self.limits = limits
         self.store = store
         self.max_wait_seconds = max_wait_seconds
@@ -166,7 +172,8 @@ class TenantLimiter:
         limiter, bucket = self._limiter(tenant)
         refusals = budget_refusals(bucket)
         started = time.monotonic()
-        admitted = limiter.try_acquire(tenant, blocking=True, timeout=self.max_wait_seconds)
+        timeout = -1 if self.max_wait_seconds is None else self.max_wait_seconds  # -1: PyrateLimiter waits on
+        admitted = limiter.try_acquire(tenant, blocking=True, timeout=timeout)
         waited = time.monotonic() - started
         label = tenant_label(tenant)
         if not admitted:
@@ -200,7 +207,7 @@ _shared_lock = threading.Lock()
 
 
 def shared_tenant_limiter(
-    limits: TenantLimits, store_url: str, *, max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS
+    limits: TenantLimits, store_url: str, *, max_wait_seconds: float | None = DEFAULT_MAX_WAIT_SECONDS
 ) -> TenantLimiter:
     """The process's limiter for this configuration and store: every client in the process shares it."""
     key = (limits.cache_key(), store_url, max_wait_seconds)

@@ -39,7 +39,7 @@ def waits(tenant: str) -> float:
     return REGISTRY.get_sample_value("taxpoynt_mono_client_tenant_rate_limit_waits_total", labels) or 0.0
 
 
-def limiter(database_url: str, document: str, max_wait_seconds: float = 30.0) -> TenantLimiter:
+def limiter(database_url: str, document: str, max_wait_seconds: float | None = 30.0) -> TenantLimiter:
     limits = TenantLimits.parse(document, fallback=FALLBACK)
     return TenantLimiter(limits, tenant_store_for(database_url), max_wait_seconds=max_wait_seconds)
 
@@ -82,6 +82,15 @@ def test_a_tenant_over_budget_waits_rather_than_fails(database_url):
     waited_for_budget = [seconds for seconds in waited if seconds > 0]
     assert waited[2] > 0 and len(waited_for_budget) >= 2  # 5 requests on a burst of 2: two bursts' worth wait
     assert waits("tenant-a") == before + len(waited_for_budget)
+
+
+def test_without_a_bound_a_tenant_over_budget_waits_and_never_fails(database_url):
+    with limiter(database_url, '{"tenant-a": {"rate": 4, "burst": 1}}', max_wait_seconds=None) as tenants:
+        assert tenants.max_wait_seconds is None
+        started = time.monotonic()
+        waited = [tenants.acquire("tenant-a") for _ in range(4)]
+    assert waited[0] == 0.0 and all(seconds > 0 for seconds in waited[1:])
+    assert time.monotonic() - started >= 0.6  # 3 requests past a burst of 1 at 4 per second
 
 
 def test_a_wait_past_the_bound_raises_an_error_naming_the_tenant(database_url):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import threading
+import time
 
 import pika
 import sqlalchemy as sa
@@ -133,3 +136,52 @@ def test_an_unroutable_event_stops_the_relay_before_later_events(engine, broker)
     assert "unroutable" in (summary.last_error or "")
     assert [row["delivery_attempts"] for row in _rows(engine)] == [1, 2, 0, 0, 0, 0]
     assert len(broker.drain()) == 1
+
+
+def test_a_real_broker_restart_mid_stream_loses_and_reorders_nothing(engine, broker):
+    """RabbitMQ itself stops (`rabbitmqctl stop_app`) after the 6th message and comes back 3 s later.
+
+    The relay keeps retrying the head event with back-off while the broker refuses connections; the
+    messages confirmed before the stop survive it (durable queue, persistent messages).
+    """
+    events = append_interleaved(engine, per_account=8)
+    publisher = AmqpPublisher(broker.url, broker.topology)
+    restarter: list[threading.Thread] = []
+
+    class BrokerRestarts:
+        name = "amqp"
+        published = 0
+
+        def publish(self, message):
+            publisher.publish(message)
+            self.published += 1
+            if self.published == 6:
+                rabbitmqctl("stop_app")
+                thread = threading.Thread(target=lambda: (time.sleep(3), rabbitmqctl("start_app")), daemon=True)
+                thread.start()
+                restarter.append(thread)
+
+        def close(self):
+            publisher.close()
+
+    try:
+        relay = OutboxRelay(engine, BrokerRestarts(), batch_size=5, max_backoff_seconds=0.5)
+        summary = relay.run_once(max_events=1000, attempts=200)
+    finally:
+        for thread in restarter:
+            thread.join(timeout=60)
+        rabbitmqctl("start_app")  # whatever happened, leave the shared broker running
+        rabbitmqctl("await_startup")
+    publisher.close()
+
+    assert restarter, "the broker was never stopped"
+    assert summary.failures > 0, "the relay saw the broker down and retried"
+    received = broker.drain()
+    assert first_copies(received) == [event.event_id for event in events]
+    bodies = [json.loads(message.body) for message in received]
+    assert _per_account_sequences(bodies) == {account: list(range(8)) for account in ACCOUNTS}
+    assert (summary.delivered, summary.backlog) == (24, 0)
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Final
 
 from prometheus_client import Counter, Gauge
@@ -24,6 +25,12 @@ OLDEST_UNDELIVERED_AGE = Gauge(
     ["provider"],
 )
 
+BACKLOG_CHECKED = Gauge(
+    "taxpoynt_mono_events_backlog_checked_timestamp_seconds",
+    "Unix time a relay pass last read the outbox backlog: stale when no relay runs, whatever the backlog.",
+    ["provider"],
+)
+
 
 def count_relayed(outcome: str, amount: int = 1) -> None:
     if amount:
@@ -33,3 +40,4 @@ def count_relayed(outcome: str, amount: int = 1) -> None:
 def set_backlog(events: int, oldest_age_seconds: float) -> None:
     EVENTS_BACKLOG.labels(provider=PROVIDER).set(events)
     OLDEST_UNDELIVERED_AGE.labels(provider=PROVIDER).set(oldest_age_seconds)
+    BACKLOG_CHECKED.labels(provider=PROVIDER).set(time.time())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -93,6 +94,8 @@ def test_the_relay_service_relays_serves_metrics_and_stops_cleanly_on_sigterm(en
 
         metrics = _wait(drained_metrics, "the backlog gauge to reach 0")
         assert 'taxpoynt_mono_events_relayed_total{outcome="delivered",provider="mono"} 18.0' in metrics
+        checked = re.search(r'taxpoynt_mono_events_backlog_checked_timestamp_seconds\{provider="mono"\} (\S+)', metrics)
+        assert checked and abs(float(checked.group(1)) - time.time()) < 60, "a pass stamps when it read the backlog"
         service.send_signal(signal.SIGTERM)
         stdout, stderr = service.communicate(timeout=30)
     finally:

@@ -1,4 +1,4 @@
-"""`mono-dagster accounts discover | add | list`: the account registry from a terminal."""
+"""`mono-dagster accounts discover | add | list | update`: the account registry from a terminal."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from mono_dagster.cli.common import client_from_environment, one_line_errors
 from mono_dagster.cli.tables import render_table
 from mono_dagster.pipeline.accounts import add_accounts, discover_accounts
 from mono_dagster.settings import Settings
-from mono_dagster.storage.accounts import list_accounts
+from mono_dagster.storage.accounts import (
+    ACCOUNT_STATUSES,
+    list_accounts,
+    set_account_status,
+    set_account_tenant,
+)
 from mono_dagster.storage.engine import create_db_engine, resolve_database_url
 from mono_dagster.storage.migrate import ensure_schema_current
 
@@ -91,3 +96,26 @@ def list_command(statuses: tuple[str, ...]) -> None:
             ],
         )
     )
+
+
+@accounts_group.command("update")
+@click.argument("account_ids", nargs=-1, required=True)
+@click.option("--tenant", help="Move the accounts to this tenant's Mono rate budget.")
+@click.option(
+    "--status",
+    type=click.Choice(ACCOUNT_STATUSES),
+    help="active: synced; paused: kept, not synced (e.g. awaiting reauthorisation); unlinked: history only.",
+)
+@one_line_errors
+def update_command(account_ids: tuple[str, ...], tenant: str | None, status: str | None) -> None:
+    """Change registered accounts' tenant or status, all in one transaction (no Mono call)."""
+    if tenant is None and status is None:
+        raise click.UsageError("give --tenant and/or --status")
+    with _engine().begin() as conn:
+        for account_id in account_ids:
+            if tenant is not None:
+                set_account_tenant(conn, account_id, tenant)
+            if status is not None:
+                set_account_status(conn, account_id, status)
+    changes = ", ".join(part for part in (tenant and f"tenant {tenant}", status and f"status {status}") if part)
+    click.echo(f"{len(account_ids)} account(s) updated: {changes}")

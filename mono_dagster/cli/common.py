@@ -17,6 +17,7 @@ from mono_dagster.mono import MonoClient, MonoError, RetrySettings, SecretBacked
 from mono_dagster.observability.logs import JsonLineFormatter
 from mono_dagster.observability.scrub import install_log_scrubber
 from mono_dagster.settings import Settings, SettingsError
+from mono_dagster.storage.accounts import UnknownAccountError
 from mono_dagster.storage.migrate import SchemaNotCurrentError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,7 +31,7 @@ def one_line_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (MonoError, SettingsError, SchemaNotCurrentError, ValueError) as exc:
+        except (MonoError, SettingsError, SchemaNotCurrentError, UnknownAccountError, ValueError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_USAGE_OR_INPUT)
         except OperationalError as exc:

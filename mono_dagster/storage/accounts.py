@@ -210,6 +210,13 @@ def set_account_status(conn: sa.Connection, account_id: str, status: str, *, now
     _update_one(conn, account_id, status=status, updated_at=now or utcnow())
 
 
+def set_account_tenant(conn: sa.Connection, account_id: str, tenant: str, *, now: datetime | None = None) -> None:
+    """Moves an account to another tenant's Mono rate budget (MONO_TENANT_RATE_LIMITS)."""
+    if not tenant.strip() or len(tenant) > 64:
+        raise ValueError(f"a tenant is 1 to 64 characters, got {tenant!r}")
+    _update_one(conn, account_id, tenant=tenant.strip(), updated_at=now or utcnow())
+
+
 def _update_one(conn: sa.Connection, account_id: str, **values: object) -> None:
     result = conn.execute(sa.update(mono_accounts).where(mono_accounts.c.account_id == account_id).values(**values))
     if result.rowcount == 0:

@@ -6,16 +6,18 @@ database what it now holds, so a bug in the upsert cannot hide itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from mono_dagster.mono.responses import parse_transactions_page, transaction_id
+from mono_dagster.mono.responses import transaction_id
 from mono_dagster.storage.fetch_log import successful_fetches
-from mono_dagster.storage.raw_pages import load_raw_pages
+from mono_dagster.storage.raw_pages import RawPageRow, load_raw_pages
 from mono_dagster.storage.tables import bank_transactions, quarantined_transactions
+from mono_dagster.transform.pages import page_transactions
 
 _EXPLICIT_LOOKUP_LIMIT = 5_000
 
@@ -37,15 +39,8 @@ def reconcile_run(engine: Engine, run_id: str) -> Reconciliation:
         fetches = successful_fetches(conn, run_id)
         account_of_page = {page_id: fetch.account_id for fetch in fetches for page_id in fetch.raw_page_ids}
         pages = load_raw_pages(conn, list(account_of_page))
-        fetched: set[tuple[str, str]] = set()
-        idless = 0
-        for page in pages:
-            for transaction in parse_transactions_page(page.payload).transactions:
-                key = transaction_id(transaction)
-                if key is None:
-                    idless += 1
-                else:
-                    fetched.add((account_of_page[page.id], key))
+        fetched, idless = _fetched_keys(pages, account_of_page)
+        del pages
         if not fetches:
             return Reconciliation(0, 0, 0, ())
         accounts = sorted({fetch.account_id for fetch in fetches})
@@ -92,6 +87,17 @@ def reconcile_run(engine: Engine, run_id: str) -> Reconciliation:
         quarantined=len(quarantined) + min(idless, int(quarantined_idless)),
         unaccounted=tuple(sorted(rest))[:20],
     )
+
+
+def _fetched_keys(pages: Sequence[RawPageRow], account_of_page: dict[int, str]) -> tuple[set[tuple[str, str]], int]:
+    """(account, Mono id) of every transaction in the pages, and how many had no id."""
+    fetched: set[tuple[str, str]] = set()
+    idless = 0
+    for page in pages:
+        keys = list(map(transaction_id, page_transactions(page.payload)))
+        idless += keys.count(None)
+        fetched.update((account_of_page[page.id], key) for key in keys if key is not None)
+    return fetched, idless
 
 
 def _keys(conn: sa.Connection, query: sa.Select) -> set[tuple[str, str]]:

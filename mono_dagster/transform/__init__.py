@@ -16,6 +16,7 @@ from mono_dagster.transform.raw import (
     RAW_FRAME_COLUMNS,
     TransformInputError,
     build_raw_frame,
+    build_raw_frame_from_pages,
 )
 from mono_dagster.transform.schema import CanonicalTransactionSchema, SchemaReport, validate_canonical
 
@@ -32,6 +33,7 @@ __all__ = [
     "SchemaReport",
     "TransformInputError",
     "build_raw_frame",
+    "build_raw_frame_from_pages",
     "to_canonical",
     "validate_canonical",
 ]

@@ -25,7 +25,15 @@ from mono_dagster.transform.parsing import factorize
 
 def values_of_type(kind: type, name: str) -> pa.Check:
     """Every value is exactly a ``kind`` (``str``, ``datetime.date``, ``Decimal``), not a subclass."""
-    return pa.Check(lambda values: values.map(type).eq(kind), name=name, error=f"values must be {kind.__name__}")
+
+    def check(values: pd.Series) -> pd.Series:
+        # Usually every value is right: the set of types, built in C, says so at a quarter of the cost
+        # of a per-row comparison (16 columns of 90k rows: ~20 ms instead of ~75 ms).
+        if set(map(type, values.to_numpy(dtype=object))) == {kind}:
+            return pd.Series(True, index=values.index)
+        return values.map(type).eq(kind)
+
+    return pa.Check(check, name=name, error=f"values must be {kind.__name__}")
 
 
 def matches(pattern: str) -> pa.Check:

@@ -6,9 +6,11 @@ It must not clean or coerce anything: a bad value has to reach the quarantine un
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import groupby, repeat
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mono_dagster.records import RAW_TRANSACTION_FIELDS
@@ -30,18 +32,59 @@ def build_raw_frame(records: Iterable[tuple[str, int, Mapping[str, Any]]]) -> pd
     stay distinguishable); a missing field is None. The legacy shape's ``_id`` becomes ``id`` when ``id``
     is absent or null. Anything that is not a mapping is read as an empty object, so it is quarantined.
     """
-    rows = list(records)
-    objects = [obj if isinstance(obj, Mapping) else _EMPTY for _, _, obj in rows]
+    pages = groupby(records, key=lambda record: (record[0], record[1]))
+    return build_raw_frame_from_pages(
+        (account_id, page_id, [obj for _, _, obj in group]) for (account_id, page_id), group in pages
+    )
+
+
+def build_raw_frame_from_pages(pages: Iterable[tuple[str, int, Sequence[Any]]]) -> pd.DataFrame:
+    """`build_raw_frame` from ``(account_id, raw_page_id, mono_objects)`` pages, column by column.
+
+    Each page's objects are read into the columns and then let go, so a caller that parses pages
+    lazily never holds more than one page of parsed objects beside the columns.
+    """
+    account_ids: list[str] = []
+    page_ids: list[int] = []
+    fields: dict[str, list[Any]] = {field: [] for field in RAW_TRANSACTION_FIELDS}
+    for account_id, page_id, objects in pages:
+        mappings = _as_mappings(objects)
+        account_ids.extend(repeat(account_id, len(mappings)))
+        page_ids.extend(repeat(page_id, len(mappings)))
+        for field, values in fields.items():
+            values.extend(_field_values(mappings, field))
     columns: dict[str, Any] = {
-        "account_id": pd.Series([account_id for account_id, _, _ in rows], dtype=object),
-        "raw_page_id": pd.Series([page_id for _, page_id, _ in rows], dtype="int64"),
+        "account_id": _object_series(account_ids),
+        "raw_page_id": pd.Series(page_ids, dtype="int64"),
     }
-    for field in RAW_TRANSACTION_FIELDS:
-        values = [obj.get(field) for obj in objects]
-        if field == "id":
-            values = [obj.get("_id") if value is None else value for value, obj in zip(values, objects, strict=True)]
-        columns[field] = pd.Series(values, dtype=object)
+    for field, values in fields.items():
+        columns[field] = _object_series(values)
     return pd.DataFrame(columns, columns=list(RAW_FRAME_COLUMNS))
+
+
+def _as_mappings(objects: Sequence[Any]) -> list[Mapping[str, Any]]:
+    if all(type(obj) is dict for obj in objects):  # what JSON gives: skip the slower ABC check
+        return list(objects)
+    return [obj if isinstance(obj, Mapping) else _EMPTY for obj in objects]
+
+
+def _field_values(objects: list[Mapping[str, Any]], field: str) -> list[Any]:
+    """One field of every object (None when absent); ``id`` falls back to the legacy ``_id``."""
+    if all(type(obj) is dict for obj in objects):
+        values = list(map(dict.get, objects, repeat(field)))
+    else:
+        values = [obj.get(field) for obj in objects]
+    if field == "id":
+        for position in [position for position, value in enumerate(values) if value is None]:
+            values[position] = objects[position].get("_id")
+    return values
+
+
+def _object_series(values: list[Any]) -> pd.Series:
+    # Filled by slice assignment so that list or dict values stay single objects, never sub-arrays.
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return pd.Series(array, dtype=object, copy=False)
 
 
 def require_columns(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:

@@ -109,11 +109,20 @@ def validate_canonical(frame: pd.DataFrame) -> SchemaReport:
             # inplace: the schema coerces nothing, so this only skips Pandera's defensive copy of the batch.
             CanonicalTransactionSchema.validate(frame, lazy=True, inplace=True)
     except SchemaErrors as errors:
+        _drop_pandera_accessor(frame)
         cases = errors.failure_cases
         guarded = cases["check"].map({name: column for name, (_, column) in checks.FRAME_CHECKS.items()})
         cases = cases[guarded.isna() | cases["column"].eq(guarded)]
         return SchemaReport(passed=False, num_failures=len(cases), failure_sample=_masked_sample(cases))
+    _drop_pandera_accessor(frame)
     return SchemaReport(passed=True, num_failures=0)
+
+
+def _drop_pandera_accessor(frame: pd.DataFrame) -> None:
+    """Validation caches a ``frame.pandera`` accessor that points back at the frame: a reference cycle
+    that keeps the whole batch (~100 MB at 90k rows) alive until the next full garbage collection,
+    on top of the next batch. Nothing here reads the accessor, so it is dropped."""
+    frame.__dict__.pop("pandera", None)
 
 
 def _masked_sample(cases: pd.DataFrame) -> pd.DataFrame:

@@ -106,3 +106,20 @@ def test_timestamps_in_another_timezone_are_stored_as_the_same_instant(engine):
     with engine.begin() as conn:
         stage_canonical(conn, "run-1", lagos)
         assert load_staged(conn, "run-1")["posted_at"].iloc[0] == frame["posted_at"].iloc[0]
+
+
+def test_copy_text_keeps_backslashes_tabs_newlines_and_unicode_exactly(engine):
+    awkward = ["back\\slash", "tab\there", "line\nbreak\r\n", "\\N", "\\.", "naïra ₦ 😀", "", "  "]
+    rows = [
+        canonical_row("acc-1", f"id-{index}", narration=text, provider_category=text or None, institution=text)
+        for index, text in enumerate(awkward)
+    ]
+    frame = canonical_frame(rows)
+    with engine.begin() as conn:
+        stage_canonical(conn, "run-1", frame)
+    with engine.connect() as conn:
+        staged = load_staged(conn, "run-1").set_index("provider_transaction_id")
+    for index, text in enumerate(awkward):
+        assert staged.loc[f"id-{index}", "narration"] == text
+        assert staged.loc[f"id-{index}", "institution"] == text
+        assert staged.loc[f"id-{index}", "provider_category"] == (text or None)

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
+from mono_dagster.mono.responses import parse_transactions_page
 from mono_dagster.records import RAW_TRANSACTION_FIELDS
-from mono_dagster.transform import RAW_FRAME_COLUMNS, TransformInputError, build_raw_frame, to_canonical
+from mono_dagster.transform import (
+    RAW_FRAME_COLUMNS,
+    TransformInputError,
+    build_raw_frame,
+    build_raw_frame_from_pages,
+    to_canonical,
+)
+from mono_dagster.transform.pages import page_transactions
 from mono_dagster_tests.transform.builders import (
     ACCOUNT_ID,
     accounts_frame,
@@ -119,3 +129,26 @@ def test_a_raw_frame_with_a_non_default_index_is_handled():
     batch = to_canonical(raw, accounts_frame())
     assert batch.valid["provider_transaction_id"].tolist() == ["a", "b"]
     assert list(batch.valid.index) == [0, 1]
+
+
+def test_page_transactions_read_every_mono_shape_like_the_client():
+    rows = [{"id": "t1", "amount": 123456789012345678901234567890}, {"_id": "t2", "amount": 5}]
+    bodies = [
+        json.dumps({"data": rows, "meta": {"total": 2, "page": 1, "next": None}}),
+        json.dumps({"data": {"paging": {"total": 2}, "transactions": rows}}),
+        json.dumps({"paging": {"total": 2}, "data": rows}),
+        json.dumps({"data": None, "meta": None}),
+    ]
+    for body in bodies:
+        assert page_transactions(body) == parse_transactions_page(body).transactions
+
+
+def test_frame_from_pages_equals_frame_from_records():
+    pages = [
+        ("acc-1", 1, [{"id": "a", "amount": 1}, {"_id": "b", "type": "debit"}, "not an object"]),
+        ("acc-2", 2, [{"id": None, "_id": "c", "narration": ["a", "list"]}]),
+        ("acc-2", 3, []),
+    ]
+    records = [(account, page, obj) for account, page, objects in pages for obj in objects]
+    pd.testing.assert_frame_equal(build_raw_frame_from_pages(pages), build_raw_frame(records))
+    assert build_raw_frame_from_pages(pages)["id"].tolist() == ["a", "b", None, "c"]

@@ -9,7 +9,8 @@ counted missing, then flagged vanished after two complete fetches of its window.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -23,6 +24,8 @@ from mono_dagster.storage.tables import bank_transactions, canonical_transaction
 NATURAL_KEY: tuple[str, ...] = ("provider", "account_id", "provider_transaction_id")
 # A row missing from this many complete fetches of its window is flagged vanished.
 VANISHED_AFTER_MISSES = 2
+# A stage this large is a bulk load: see `_hash_joins_for_bulk`.
+_BULK_STAGE_ROWS = 5_000
 
 # Updated when Mono changes a row; the natural key and the id derived from it never change.
 _BUSINESS_COLUMNS: tuple[str, ...] = tuple(
@@ -44,12 +47,20 @@ def persist_staged(
     there can a row's absence mean anything. A run already persisted whose stage is gone (a retry
     after the commit) changes nothing and gets its recorded figures back, with `replayed=True`.
     """
-    inserted, updated, staged, amount_minor_total = _count_changes(conn, run_id)
-    if staged == 0 and (recorded := persisted_run_stats(conn, run_id)) is not None:
-        return recorded
-    _upsert(conn, run_id, correlation_id, now)
-    _clear_missing_marks(conn, run_id, now)
-    missing, vanished = _mark_missing(conn, run_id, complete_windows, now)
+    if conn.dialect.name == "postgresql":
+        staged = _count_staged(conn, run_id)
+        if staged == 0 and (recorded := persisted_run_stats(conn, run_id)) is not None:
+            return recorded
+        # One statement writes and counts: RETURNING sees exactly the rows it inserted or updated.
+        inserted, updated, amount_minor_total = _upsert_counting(conn, run_id, correlation_id, now)
+    else:  # SQLite has no data-modifying CTE and no xmax: count first, then write
+        inserted, updated, staged, amount_minor_total = _count_changes(conn, run_id)
+        if staged == 0 and (recorded := persisted_run_stats(conn, run_id)) is not None:
+            return recorded
+        conn.execute(_upsert_statement(conn, run_id, correlation_id, now))
+    _clear_missing_marks(conn, run_id, now)  # probes the tiny partial index of missing rows: keep nested loops
+    with _hash_joins_for_bulk(conn, staged):
+        missing, vanished = _mark_missing(conn, run_id, complete_windows, now)
     clear_stage(conn, run_id)
     stats = PersistStats(
         inserted=inserted,
@@ -93,7 +104,49 @@ def _count_changes(conn: sa.Connection, run_id: str) -> tuple[int, int, int, int
     return int(inserted), int(updated), int(staged), int(amount)
 
 
-def _upsert(conn: sa.Connection, run_id: str, correlation_id: str, now: datetime) -> None:
+def _count_staged(conn: sa.Connection, run_id: str) -> int:
+    stage = canonical_transactions
+    return int(conn.execute(sa.select(sa.func.count()).where(stage.c.run_id == run_id)).scalar_one())
+
+
+def _upsert_counting(conn: sa.Connection, run_id: str, correlation_id: str, now: datetime) -> tuple[int, int, int]:
+    """Postgres: the upsert plus (inserted, updated, amount_minor of both), without a pre-count join.
+
+    RETURNING yields only rows the statement wrote (the content-hash guard skips unchanged ones);
+    ``xmax = 0`` tells a fresh insert from a row updated on conflict, which carries this transaction's
+    id in ``xmax``. Aggregating in the same statement sends one row back, not one per written row.
+    """
+    bank = bank_transactions
+    fresh = (sa.literal_column("xmax").cast(sa.Text) == "0").label("fresh")
+    written = _upsert_statement(conn, run_id, correlation_id, now).returning(fresh, bank.c.amount_minor).cte("written")
+    counts = sa.select(
+        sa.func.count().filter(written.c.fresh),
+        sa.func.count().filter(~written.c.fresh),
+        sa.func.coalesce(sa.func.sum(written.c.amount_minor), 0),
+    )
+    inserted, updated, amount = conn.execute(counts).one()
+    return int(inserted), int(updated), int(amount)
+
+
+@contextmanager
+def _hash_joins_for_bulk(conn: sa.Connection, staged: int) -> Iterator[None]:
+    """For a large stage, plan the missing-row anti-joins as hash joins (Postgres only).
+
+    Right after a bulk load neither the stage nor the new rows have statistics yet, so Postgres
+    guesses one row and probes the stage's index once per row of the window: 0.4 s at 90k rows
+    against 0.17 s hashed. A small stage keeps the planner's choice (nested loops suit it).
+    """
+    if conn.dialect.name != "postgresql" or staged < _BULK_STAGE_ROWS:
+        yield
+        return
+    previous = conn.execute(sa.text("SELECT current_setting('enable_nestloop')")).scalar_one()
+    conn.execute(sa.text("SELECT set_config('enable_nestloop', 'off', true)"))  # true: this transaction only
+    yield
+    # Not in a `finally`: after an error the transaction is dead and its rollback ends the setting anyway.
+    conn.execute(sa.text("SELECT set_config('enable_nestloop', :previous, true)"), {"previous": previous})
+
+
+def _upsert_statement(conn: sa.Connection, run_id: str, correlation_id: str, now: datetime) -> sa.Insert:
     stage, bank = canonical_transactions, bank_transactions
     source = sa.select(
         *(stage.c[column] for column in CANONICAL_COLUMNS),
@@ -132,7 +185,7 @@ def _upsert(conn: sa.Connection, run_id: str, correlation_id: str, now: datetime
         # The guard that makes a replay a no-op: an unchanged row is not rewritten at all.
         where=bank.c.content_hash.is_distinct_from(excluded.content_hash),
     )
-    conn.execute(statement)
+    return statement
 
 
 def _clear_missing_marks(conn: sa.Connection, run_id: str, now: datetime) -> None:

@@ -269,3 +269,21 @@ def test_other_accounts_rows_are_never_touched(engine):
     with engine.connect() as conn:
         acc2_after = conn.execute(sa.select(bank_transactions).where(bank_transactions.c.account_id == "acc-2")).all()
     assert acc2_after == acc2_before
+
+
+def test_bulk_stage_counts_changes_and_missing_rows_like_a_small_one(engine):
+    # Above the bulk threshold Postgres plans the missing-row anti-joins as hash joins: same results.
+    window = ("acc-1", date(2024, 3, 1), date(2024, 3, 31))
+    rows = daily_rows("acc-1", days=30, per_day=200)  # 6,000 rows
+    first = _persist(engine, "run-1", rows, windows=(window,))
+    assert (first.inserted, first.updated, first.missing) == (6_000, 0, 0)
+    changed = [
+        canonical_row("acc-1", row["provider_transaction_id"], posted_at=row["posted_at"], amount_minor=7_777)
+        for row in rows[:10]
+    ]
+    second = _persist(engine, "run-2", [*changed, *rows[10:-5]], windows=(window,))
+    assert (second.inserted, second.updated, second.unchanged, second.missing) == (0, 10, 5_985, 5)
+    assert second.amount_minor_total == 10 * 7_777
+    stored = _rows(engine)
+    assert stored[rows[0]["provider_transaction_id"]].amount_minor == 7_777
+    assert stored[rows[-1]["provider_transaction_id"]].missing_fetch_count == 1

@@ -1,30 +1,40 @@
 """The RFC's pipeline metrics, with exactly its names, labelled `provider="mono"` and `account_id`.
 
-Cardinality budget: every per-account series costs (stages x outcomes x buckets) for the latency
-histogram: 3 stages x 2 outcomes x 14 buckets (+ sum and count) = 96 series per account, plus ~6 for
-the counters and gauges: about 100 series per account. At the default limit of 500 labelled accounts
-that is ~50,000 series, a comfortable single-Prometheus load. Above `MONO_METRICS_ACCOUNT_LABEL_LIMIT`
-accounts seen by the process, `account_id` is replaced by a stable bucket (`bucket-00`..`bucket-63`,
-sha256 of the id): the alert rules still fire per label value, and on-call finds the accounts of a
-bucket with `mono-dagster accounts list` and the `mono.fetch.*` events, which always carry the real id.
+The process records every series by the real account id; the `account_id` label value the Pushgateway
+and Prometheus see is decided when a run pushes (`observability/push.py`, policy from
+`AccountLabelPolicy.for_fleet`): by id while the registry (`mono_accounts`, accounts not unlinked) holds
+at most `MONO_METRICS_ACCOUNT_LABEL_LIMIT` accounts, otherwise EVERY account by its bucket
+(`bucket-00`..`bucket-63`, sha256 of the id). It is a fleet-size switch, not a first-come quota, so every
+process (each Dagster run is one) that reads the same registry makes the same decision for every account.
+Above the limit the bucket's failure streak is the MAX streak and its last success the MIN last success
+of the bucket's active accounts, read from the registry at push time (`bucket_gauge_values`), so a bucket
+alerts whenever one of its accounts would. The budget and its arithmetic: monitoring/README.md
+("Cardinality budget").
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
-import threading
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Final
 
+import sqlalchemy as sa
 from prometheus_client import Counter, Gauge, Histogram
 
 PROVIDER: Final = "mono"
 ACCOUNT_LABEL_LIMIT_ENV: Final = "MONO_METRICS_ACCOUNT_LABEL_LIMIT"
 DEFAULT_ACCOUNT_LABEL_LIMIT: Final = 500
 ACCOUNT_BUCKETS: Final = 64
+BUCKET_PREFIX: Final = "bucket-"
 STAGES: Final = ("sync", "transform", "persist")
 # Transform and persist run once per batch of accounts, not per account: their series carry this value.
 ALL_ACCOUNTS: Final = "all"
+
+FAILURE_STREAK_NAME: Final = "taxpoynt_mono_pipeline_failure_streak"
+LAST_SUCCESS_NAME: Final = "taxpoynt_mono_pipeline_last_success_timestamp_seconds"
 
 # Fine around the RFC's 2 s SLA, then out to a slow whole-window fetch.
 STAGE_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 10.0, 30.0, 60.0)
@@ -56,42 +66,93 @@ ROWS_QUARANTINED = Counter(
     ["provider", "account_id"],
 )
 FAILURE_STREAK = Gauge(
-    "taxpoynt_mono_pipeline_failure_streak",
-    "Consecutive failed syncs of an account (the registry's failure streak).",
+    FAILURE_STREAK_NAME,
+    "Consecutive failed syncs of an account (the registry's failure streak; a bucket: its accounts' max).",
     ["provider", "account_id"],
 )
 LAST_SUCCESS = Gauge(
-    "taxpoynt_mono_pipeline_last_success_timestamp_seconds",
-    "Unix time of the account's last successful sync.",
+    LAST_SUCCESS_NAME,
+    "Unix time of the account's last successful sync (a bucket: the oldest of its active accounts').",
     ["provider", "account_id"],
 )
 
 
-class AccountLabeler:
-    """Maps account ids to label values, switching to buckets once more than `limit` accounts are seen."""
+def bucket_of(account_id: str, buckets: int = ACCOUNT_BUCKETS) -> str:
+    """The account's stable bucket label: sha256 of the id (never Python's per-process salted `hash()`)."""
+    digest = hashlib.sha256(account_id.encode("utf-8")).digest()
+    return f"{BUCKET_PREFIX}{int.from_bytes(digest[:4], 'big') % buckets:02d}"
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._seen: set[str] = set()
-        self._lock = threading.Lock()
 
-    def __call__(self, account_id: str) -> str:
-        if account_id == ALL_ACCOUNTS:
+def is_bucket_label(label: str) -> bool:
+    return label.startswith(BUCKET_PREFIX) and label[len(BUCKET_PREFIX) :].isdigit()
+
+
+@dataclass(frozen=True)
+class AccountLabelPolicy:
+    """How `account_id` is exported: by id, or (`bucketed`) every account by its bucket."""
+
+    bucketed: bool
+    buckets: int = ACCOUNT_BUCKETS
+
+    @classmethod
+    def for_fleet(cls, fleet_size: int, limit: int | None = None) -> AccountLabelPolicy:
+        """Bucketed iff the registry holds more than `limit` accounts (default: the env setting)."""
+        return cls(bucketed=fleet_size > (label_limit_from_env() if limit is None else limit))
+
+    def label(self, account_id: str) -> str:
+        if account_id == ALL_ACCOUNTS or not account_id or is_bucket_label(account_id):
             return account_id
-        with self._lock:
-            if account_id in self._seen or len(self._seen) < self.limit:
-                self._seen.add(account_id)
-                return account_id
-        digest = hashlib.sha256(account_id.encode()).digest()
-        return f"bucket-{int.from_bytes(digest[:4], 'big') % ACCOUNT_BUCKETS:02d}"
+        return bucket_of(account_id, self.buckets) if self.bucketed else account_id
+
+    def is_stale(self, label: str) -> bool:
+        """A label value of the other mode (left behind when the fleet crossed the limit)."""
+        if label in ("", ALL_ACCOUNTS):
+            return False
+        return is_bucket_label(label) != self.bucketed
 
 
-def _limit_from_env() -> int:
-    raw = os.environ.get(ACCOUNT_LABEL_LIMIT_ENV, "")
+def label_limit_from_env() -> int:
+    raw = os.environ.get(ACCOUNT_LABEL_LIMIT_ENV, "").strip()
     return int(raw) if raw.isdigit() else DEFAULT_ACCOUNT_LABEL_LIMIT
 
 
-account_label = AccountLabeler(_limit_from_env())
+def fleet_size(conn: sa.Connection) -> int:
+    """Accounts the label decision counts: every registered account that is not unlinked (one COUNT)."""
+    from mono_dagster.storage.tables import mono_accounts
+
+    query = sa.select(sa.func.count()).select_from(mono_accounts).where(mono_accounts.c.status != "unlinked")
+    return int(conn.execute(query).scalar_one())
+
+
+def bucket_gauge_values(
+    conn: sa.Connection, policy: AccountLabelPolicy, labels: Collection[str]
+) -> dict[str, dict[str, float]]:
+    """Per gauge family, the value of each bucket in `labels` over ALL its active accounts (one query).
+
+    Failure streak: the max of the bucket's accounts; last success: the min (oldest) of those that ever
+    succeeded. A run only sees its own accounts, so these come from the registry, not the process.
+    """
+    from mono_dagster.storage.tables import mono_accounts
+
+    wanted = set(labels)
+    streaks: dict[str, float] = {}
+    oldest: dict[str, float] = {}
+    query = sa.select(
+        mono_accounts.c.account_id, mono_accounts.c.failure_streak, mono_accounts.c.last_success_at
+    ).where(mono_accounts.c.status == "active")
+    for account_id, streak, last_success_at in conn.execute(query):
+        label = policy.label(account_id)
+        if label not in wanted:
+            continue
+        streaks[label] = max(streaks.get(label, 0.0), float(streak or 0))
+        if last_success_at is not None:
+            oldest[label] = min(oldest.get(label, math.inf), last_success_at.timestamp())
+    return {FAILURE_STREAK_NAME: streaks, LAST_SUCCESS_NAME: oldest}
+
+
+def account_label(account_id: str) -> str:
+    """The label value recorded in this process: the id itself (the export decides; see the docstring)."""
+    return account_id
 
 
 def observe_stage(account_id: str, stage: str, seconds: float, *, ok: bool) -> None:

@@ -22,6 +22,15 @@ group and erase the last-success gauge the alerts need. So a push works like thi
   last-success timestamp. Only gauges this process changed since its last push are sent, so a
   long-lived process never overwrites a newer value with a stale one it still holds. Gauges without
   `account_id` stay in the shard group (local value wins, the others are kept).
+* **Account labels** (`AccountLabelPolicy` in `observability/metrics.py`, given by the hook): the process
+  records by account id; a push maps every `account_id` through the policy. By id, nothing changes.
+  Bucketed (the registry holds more than `MONO_METRICS_ACCOUNT_LABEL_LIMIT` accounts), counters and
+  histograms are summed per bucket, and the failure-streak and last-success gauges of the buckets this
+  process touched are NOT this process's values (it saw only its own accounts, and a gauge is
+  last-write-wins) but the registry's max streak and min last success over all active accounts of the
+  bucket (`bucket_gauges`). Samples and gauge groups of the other mode (left when the fleet crossed the
+  limit) are dropped from the shard group and deleted from the gateway, so no stale id group fires
+  MonoNoSuccessfulSync26h later. The synthetic check's families (one configured account) keep the id.
 
 Remaining race: the read-add-PUT of a shard group is not atomic. Two processes pushing the same group
 within the same few milliseconds can lose one delta, and if the later writer wrote the smaller value
@@ -46,16 +55,31 @@ import os
 import threading
 import urllib.request
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
-from prometheus_client import REGISTRY, CollectorRegistry, Metric, push_to_gateway, pushadd_to_gateway
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Metric,
+    delete_from_gateway,
+    push_to_gateway,
+    pushadd_to_gateway,
+)
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
+
+from mono_dagster.observability.metrics import (
+    FAILURE_STREAK,
+    FAILURE_STREAK_NAME,
+    LAST_SUCCESS,
+    LAST_SUCCESS_NAME,
+    AccountLabelPolicy,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +94,18 @@ PUSHED_PREFIXES: Final = ("taxpoynt_mono_pipeline_", "taxpoynt_mono_client_", "t
 TIMEOUT_SECONDS: Final = 5.0
 _CUMULATIVE_TYPES: Final = frozenset({"counter", "histogram", "summary"})
 _FLOAT_LABELS: Final = frozenset({"le", "quantile"})
+# One configured account (MONO_SYNTHETIC_ACCOUNT_ID), whatever the fleet size: never bucketed.
+KEEP_ACCOUNT_ID_PREFIXES: Final = ("taxpoynt_mono_synthetic_",)
+# Bucketed gauges: how the accounts of a bucket combine when the registry cannot be read.
+_BUCKET_GAUGES: Final = {FAILURE_STREAK_NAME: max, LAST_SUCCESS_NAME: min}
+_GAUGE_DOCS: Final = {
+    FAILURE_STREAK_NAME: FAILURE_STREAK._documentation,
+    LAST_SUCCESS_NAME: LAST_SUCCESS._documentation,
+}
 
 SampleKey = tuple[str, tuple[tuple[str, str], ...]]
+# Bucket labels -> {gauge family name: {bucket label: value}}, from the account registry.
+BucketGauges = Callable[[Collection[str]], Mapping[str, Mapping[str, float]]]
 
 
 @dataclass(frozen=True)
@@ -80,6 +114,7 @@ class PushOutcome:
     shard_group: str
     account_groups: int = 0
     error: str | None = None
+    stale_groups_removed: int = 0
 
 
 def shard_group(shard_keys: Iterable[str]) -> str:
@@ -130,6 +165,78 @@ def _registry_of(families: list[Metric]) -> CollectorRegistry:
     return registry
 
 
+def _relabel(families: list[Metric], policy: AccountLabelPolicy) -> list[Metric]:
+    """`account_id` mapped through the policy: counters and histograms summed, gauges combined per bucket."""
+    relabelled: list[Metric] = []
+    for family in families:
+        if family.name.startswith(KEEP_ACCOUNT_ID_PREFIXES):
+            relabelled.append(family)
+            continue
+        combine = _BUCKET_GAUGES.get(family.name, max)
+        values: dict[SampleKey, Sample] = {}
+        for sample in family.samples:
+            labels = dict(sample.labels)
+            if ACCOUNT_LABEL in labels:
+                labels[ACCOUNT_LABEL] = policy.label(labels[ACCOUNT_LABEL])
+            key = _sample_key(sample.name, labels)
+            if key in values:
+                known = values[key].value
+                value = known + sample.value if family.type in _CUMULATIVE_TYPES else combine(known, sample.value)
+            else:
+                value = sample.value
+            values[key] = Sample(sample.name, labels, value)
+        relabelled.append(_family(family.name, family.documentation, family.type, values.values()))
+    return relabelled
+
+
+def _with_registry_gauges(
+    families: list[Metric], bucket_gauges: Mapping[str, Mapping[str, float]], touched: Collection[str]
+) -> list[Metric]:
+    """The bucketed streak and last-success families replaced by the registry's values for `touched`."""
+    provider = next((s.labels["provider"] for f in families for s in f.samples if "provider" in s.labels), "mono")
+    docs = {**_GAUGE_DOCS, **{f.name: f.documentation for f in families}}
+    kept = [f for f in families if f.name not in _BUCKET_GAUGES]
+    for name in _BUCKET_GAUGES:
+        values = bucket_gauges.get(name, {})
+        samples = [
+            Sample(name, {"provider": provider, ACCOUNT_LABEL: label}, float(values[label]))
+            for label in sorted(touched)
+            if label in values
+        ]
+        kept.append(_family(name, docs[name], "gauge", samples))
+    return kept
+
+
+def _split_groups(
+    families: Iterable[Metric], job: str
+) -> tuple[dict[str, dict[str, Metric]], dict[str, dict[str, Metric]]]:
+    """The gateway's families of `job` by group: (shard value -> families, account label -> families).
+
+    The grouping labels `job`, `shard` and `instance` are taken off; an account group keeps its
+    `account_id` (its samples carry it as a metric label too).
+    """
+    shards: dict[str, dict[str, Metric]] = defaultdict(dict)
+    accounts: dict[str, dict[str, Metric]] = defaultdict(dict)
+    for family in families:
+        if family.type == "unknown":
+            continue
+        by_group: dict[tuple[str, str], list[Sample]] = defaultdict(list)
+        for sample in family.samples:
+            if sample.labels.get("job") != job or sample.name.endswith("_created"):
+                continue
+            labels = {k: v for k, v in sample.labels.items() if k not in ("job", "instance", SHARD_LABEL)}
+            if SHARD_LABEL in sample.labels:
+                by_group[(SHARD_LABEL, sample.labels[SHARD_LABEL])].append(Sample(sample.name, labels, sample.value))
+            elif sample.labels.get(ACCOUNT_LABEL):
+                by_group[(ACCOUNT_LABEL, sample.labels[ACCOUNT_LABEL])].append(
+                    Sample(sample.name, labels, sample.value)
+                )
+        for (kind, value), samples in by_group.items():
+            target = shards if kind == SHARD_LABEL else accounts
+            target[value][family.name] = _family(family.name, family.documentation, family.type, samples)
+    return shards, accounts
+
+
 class MetricsPusher:
     """Pushes one registry to one Pushgateway, remembering what it already pushed there (one per process)."""
 
@@ -148,11 +255,21 @@ class MetricsPusher:
         self._pushed: dict[SampleKey, float] = {}
         self._lock = threading.Lock()
 
-    def push(self, group: str) -> PushOutcome:
-        """Pushes to the shard group `group` and the changed accounts' gauge groups; never raises."""
+    def push(
+        self,
+        group: str,
+        *,
+        labels: AccountLabelPolicy | None = None,
+        bucket_gauges: BucketGauges | None = None,
+    ) -> PushOutcome:
+        """Pushes to the shard group `group` and the changed accounts' gauge groups; never raises.
+
+        `labels`: how `account_id` is exported (None: as recorded, and nothing is cleaned up).
+        `bucket_gauges`: reads the registry's per-bucket streak and last success when `labels` buckets.
+        """
         with self._lock:
             try:
-                accounts = self._push(group)
+                accounts, removed = self._push(group, labels, bucket_gauges)
             except (OSError, ValueError, http.client.HTTPException) as exc:
                 error = f"{exc.__class__.__name__}: {exc}".replace(self.gateway_url, redact_url(self.gateway_url))
                 logger.warning(
@@ -162,19 +279,34 @@ class MetricsPusher:
                     error,
                 )
                 return PushOutcome(ok=False, shard_group=group, error=error)
-        logger.debug("pushed metrics to shard group %s and %d account group(s)", group, accounts)
-        return PushOutcome(ok=True, shard_group=group, account_groups=accounts)
+        logger.debug(
+            "pushed metrics to shard group %s and %d account group(s), removed %d stale group(s)",
+            group,
+            accounts,
+            removed,
+        )
+        return PushOutcome(ok=True, shard_group=group, account_groups=accounts, stale_groups_removed=removed)
 
-    def _push(self, group: str) -> int:
+    def _push(
+        self, group: str, labels: AccountLabelPolicy | None, bucket_gauges: BucketGauges | None
+    ) -> tuple[int, int]:
         if urlsplit(self.gateway_url).scheme not in ("http", "https"):
             raise ValueError("the Pushgateway URL must be http:// or https://")
         local = _pushed_families(self._registry)
+        if labels is not None:
+            local = _relabel(local, labels)
+            if labels.bucketed and bucket_gauges is not None:
+                local = self._bucket_gauges_from_registry(local, bucket_gauges)
         grouping = {SHARD_LABEL: group}
         cumulative = [f for f in local if f.type in _CUMULATIVE_TYPES]
         gauges = [f for f in local if f.type not in _CUMULATIVE_TYPES]
         per_account = [f for f in gauges if any(ACCOUNT_LABEL in s.labels for s in f.samples)]
         in_group = [f for f in gauges if f not in per_account]
-        merged = self._merge(self._read_group(grouping), cumulative, in_group)
+        shards, account_groups = _split_groups(self._read_gateway(), self.job)
+        current = shards.get(group, {})
+        if labels is not None:
+            current = _without_stale(current, labels)
+        merged = self._merge(current, cumulative, in_group)
         push_to_gateway(
             self.gateway_url, job=self.job, registry=_registry_of(merged), grouping_key=grouping, timeout=self.timeout
         )
@@ -189,35 +321,71 @@ class MetricsPusher:
                 timeout=self.timeout,
             )
             self._remember(f.samples for f in families)
-        return len(changed)
+        removed = self._remove_stale_groups(account_groups, labels) if labels is not None else 0
+        return len(changed), removed
 
-    def _read_group(self, grouping: Mapping[str, str]) -> dict[str, Metric]:
-        """The group's current families, keyed by name, with the grouping labels taken off."""
+    def _bucket_gauges_from_registry(self, local: list[Metric], bucket_gauges: BucketGauges) -> list[Metric]:
+        """Bucketed: the touched buckets' streak and last success over all their accounts, from the registry."""
+        touched = {
+            s.labels[ACCOUNT_LABEL]
+            for f in local
+            if f.name in _BUCKET_GAUGES
+            for s in f.samples
+            if s.labels.get(ACCOUNT_LABEL)
+        }
+        if not touched:
+            return local
+        try:
+            values = bucket_gauges(touched)
+        except Exception as exc:  # the registry is down: this process's own accounts are the best it has
+            logger.warning(
+                "could not read the bucket gauges from the account registry (%s); pushing this run's own values",
+                exc.__class__.__name__,
+            )
+            return local
+        return _with_registry_gauges(local, values, touched)
+
+    def _read_gateway(self) -> list[Metric]:
+        """The gateway's families of this job's pushed metrics (every group)."""
         # The URL is the operator's http(s) Pushgateway setting, as push_to_gateway uses it.
         with urllib.request.urlopen(f"{self.gateway_url}/metrics", timeout=self.timeout) as response:  # noqa: S310
             text = response.read().decode("utf-8")
-        wanted = {"job": self.job, **grouping}
-        selectors = [f'{label}="{value}"' for label, value in wanted.items()]
+        job = f'job="{self.job}"'
         headers = tuple(f"# {kind} {prefix}" for kind in ("HELP", "TYPE") for prefix in PUSHED_PREFIXES)
-        # Cheap line filter first (the gateway holds every group); the parser and the label test decide.
+        # Cheap line filter first (the gateway holds every job's groups); the parser and the label test decide.
         lines = [
             line
             for line in text.splitlines()
-            if line.startswith(headers) or (line.startswith(PUSHED_PREFIXES) and all(s in line for s in selectors))
+            if line.startswith(headers) or (line.startswith(PUSHED_PREFIXES) and job in line)
         ]
-        families: dict[str, Metric] = {}
-        for family in text_string_to_metric_families("\n".join(lines) + "\n"):
-            samples = [
-                Sample(s.name, {k: v for k, v in s.labels.items() if k not in wanted and k != "instance"}, s.value)
-                for s in family.samples
-                if all(s.labels.get(label) == value for label, value in wanted.items())
-                and not s.name.endswith("_created")
-            ]
-            if samples and family.type != "unknown":
-                families[family.name] = _family(family.name, family.documentation, family.type, samples)
-        return families
+        return list(text_string_to_metric_families("\n".join(lines) + "\n"))
 
-    def _merge(self, current: dict[str, Metric], cumulative: list[Metric], gauges: list[Metric]) -> list[Metric]:
+    def _remove_stale_groups(
+        self, account_groups: Mapping[str, Mapping[str, Metric]], labels: AccountLabelPolicy
+    ) -> int:
+        """Deletes the gauge groups of the other labelling mode; families that keep the id are put back."""
+        removed = 0
+        for account, families in account_groups.items():
+            if not labels.is_stale(account):
+                continue
+            keep = [f for name, f in families.items() if name.startswith(KEEP_ACCOUNT_ID_PREFIXES)]
+            if len(keep) == len(families):
+                continue  # only the synthetic check's families: they are never bucketed
+            grouping = {ACCOUNT_LABEL: account}
+            if keep:
+                push_to_gateway(
+                    self.gateway_url,
+                    job=self.job,
+                    registry=_registry_of(keep),
+                    grouping_key=grouping,
+                    timeout=self.timeout,
+                )
+            else:
+                delete_from_gateway(self.gateway_url, job=self.job, grouping_key=grouping, timeout=self.timeout)
+            removed += 1
+        return removed
+
+    def _merge(self, current: Mapping[str, Metric], cumulative: list[Metric], gauges: list[Metric]) -> list[Metric]:
         """The group's families after this push: gateway values + this process's unpushed deltas."""
         merged: dict[str, Metric] = {}
         for family in [*cumulative, *gauges]:
@@ -254,6 +422,19 @@ class MetricsPusher:
                 self._pushed[_sample_key(sample.name, sample.labels)] = sample.value
 
 
+def _without_stale(families: Mapping[str, Metric], labels: AccountLabelPolicy) -> dict[str, Metric]:
+    """The shard group's families without samples labelled in the other mode (they would never grow again)."""
+    kept: dict[str, Metric] = {}
+    for name, family in families.items():
+        if name.startswith(KEEP_ACCOUNT_ID_PREFIXES):
+            kept[name] = family
+            continue
+        samples = [s for s in family.samples if not labels.is_stale(s.labels.get(ACCOUNT_LABEL, ""))]
+        if samples:
+            kept[name] = _family(family.name, family.documentation, family.type, samples)
+    return kept
+
+
 _pushers: dict[str, MetricsPusher] = {}
 _pushers_lock = threading.Lock()
 
@@ -271,9 +452,15 @@ def gateway_url_from_env(environ: Mapping[str, str] | None = None) -> str | None
     return url or None
 
 
-def push_run_metrics(shard_keys: Sequence[str], environ: Mapping[str, str] | None = None) -> PushOutcome | None:
+def push_run_metrics(
+    shard_keys: Sequence[str],
+    environ: Mapping[str, str] | None = None,
+    *,
+    labels: AccountLabelPolicy | None = None,
+    bucket_gauges: BucketGauges | None = None,
+) -> PushOutcome | None:
     """Pushes to `PROMETHEUS_PUSHGATEWAY_URL` for a run over these shards; None when it is unset."""
     url = gateway_url_from_env(environ)
     if url is None:
         return None
-    return pusher_for(url).push(shard_group(shard_keys))
+    return pusher_for(url).push(shard_group(shard_keys), labels=labels, bucket_gauges=bucket_gauges)

@@ -1,4 +1,4 @@
-"""The RFC's pipeline metrics as the pipeline records them, and the account-label cardinality guard."""
+"""The RFC's pipeline metrics as the pipeline records them (by account id), and the export's label policy."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date
 
 from prometheus_client import REGISTRY
 
-from mono_dagster.observability.metrics import ACCOUNT_BUCKETS, AccountLabeler
+from mono_dagster.observability.metrics import ACCOUNT_BUCKETS, AccountLabelPolicy, account_label
 from mono_dagster.settings import Settings
 from mono_dagster.storage.accounts import AccountRecord, register_accounts
 
@@ -54,10 +54,11 @@ def test_a_run_records_stage_latency_rows_streaks_and_zero_windows(pipeline, las
 
 
 def test_account_labels_switch_to_stable_buckets_past_the_limit():
-    label = AccountLabeler(limit=2)
-    assert label("a") == "a" and label("b") == "b"
-    bucketed = label("c")
-    assert bucketed.startswith("bucket-") and bucketed == label("c")
-    assert label("a") == "a", "accounts labelled before the limit keep their label"
-    assert len({label(f"acct-{n}") for n in range(2000)}) <= ACCOUNT_BUCKETS
-    assert label("all") == "all"
+    """A fleet-size switch: by id up to the limit, every account by its bucket above it (no first-come quota)."""
+    assert account_label("acct-1") == "acct-1", "the process records ids; the push decides"
+    within, above = AccountLabelPolicy.for_fleet(2, limit=2), AccountLabelPolicy.for_fleet(3, limit=2)
+    assert within.label("a") == "a" and within.label("b") == "b"
+    bucketed = above.label("a")
+    assert bucketed.startswith("bucket-") and bucketed == above.label("a")
+    assert len({above.label(f"acct-{n}") for n in range(2000)}) <= ACCOUNT_BUCKETS
+    assert above.label("all") == "all" and within.label("all") == "all"

@@ -1,7 +1,9 @@
 """`mono_check_alerts`: failed asset checks to on-call (ERROR) or chat (WARN); latency and zero-transaction warnings.
 
 Each tick reads the asset check evaluations of the sync and freshness runs that finished since its cursor
-(Dagster's run history and each run's event log), and sends a failed check with its name, the partition
+(Dagster's run history and each run's event log), including the runs the UI launches ("Materialize" and
+partition backfills run Dagster's implicit asset job, `__ASSET_JOB`; only the evaluations of this
+project's assets count there), and sends a failed check with its name, the partition
 (or the run's partition range) and a masked sample from the check's metadata; a later pass of the same
 check for the same partitions resolves it. It also turns new `mono.fetch.latency_sla_exceeded` events
 and zero-transaction streaks into chat warnings. Everything is de-duplicated by the notifier; the kill
@@ -13,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from mono_dagster.defs import names
 from mono_dagster.defs.freshness import freshness_check_job
 from mono_dagster.defs.jobs import SYNC_JOB
 from mono_dagster.defs.kill_switch import kill_switch_reason
@@ -23,7 +26,13 @@ from mono_dagster.notify.check_alerts import CheckEvaluation, check_alert, evalu
 from mono_dagster.notify.fetch_warnings import latency_breaches, zero_transaction_streaks
 from mono_dagster.settings import Settings
 
-MONITORED_JOBS: tuple[str, ...] = (SYNC_JOB, freshness_check_job.name)
+# Dagster's implicit asset job: what a UI "Materialize" and a UI partition backfill run. Dagster exports no
+# public constant for it (`IMPLICIT_ASSET_JOB_NAME` is internal), hence the literal.
+ASSET_JOB = "__ASSET_JOB"
+MONITORED_JOBS: tuple[str, ...] = (SYNC_JOB, freshness_check_job.name, ASSET_JOB)
+MONO_ASSET_KEYS: frozenset[dg.AssetKey] = frozenset(
+    dg.AssetKey(name) for name in (names.RAW_ASSET, names.CANONICAL_ASSET, names.PERSISTED_ASSET)
+)
 FIRST_LOOK_BACK = timedelta(hours=24)  # a sensor with no cursor yet looks this far back, not at all history
 RUNS_PER_TICK = 200
 PARTITION_TAG = "dagster/partition"
@@ -37,6 +46,18 @@ def run_partition(tags: dict[str, str]) -> str:
     return tags.get(PARTITION_TAG) or "unpartitioned"
 
 
+def may_touch_mono_assets(run: dg.DagsterRun) -> bool:
+    """Whether a run may have materialized or checked this project's assets, by its asset (check) selection.
+
+    A run with no recorded selection (a whole-job launch) may have: the caller looks at what it did.
+    """
+    assets = run.asset_selection
+    checks = run.asset_check_selection
+    if assets is None and checks is None:
+        return True
+    return bool(MONO_ASSET_KEYS & set(assets or ())) or any(key.asset_key in MONO_ASSET_KEYS for key in checks or ())
+
+
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -46,30 +67,41 @@ def finished_run_evaluations(
 ) -> tuple[list[CheckEvaluation], datetime | None]:
     """Check evaluations of monitored runs finished after `after`, in finishing order; and the newest run's time."""
     records = []
+    read_up_to: datetime | None = None  # a job with more runs than one tick reads: the rest wait for the next tick
     for job in MONITORED_JOBS:
-        records.extend(
-            instance.get_run_records(
-                filters=dg.RunsFilter(
-                    job_name=job,
-                    statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE],
-                    updated_after=after,
-                ),
-                limit=RUNS_PER_TICK,
-                order_by="update_timestamp",
-                ascending=True,
-            )
+        found = instance.get_run_records(
+            filters=dg.RunsFilter(
+                job_name=job,
+                statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE],
+                updated_after=after,
+            ),
+            limit=RUNS_PER_TICK,
+            order_by="update_timestamp",
+            ascending=True,
         )
+        records.extend(found)
+        if len(found) >= RUNS_PER_TICK:
+            last = _utc(found[-1].update_timestamp)
+            read_up_to = last if read_up_to is None else min(read_up_to, last)
+    if read_up_to is not None:
+        records = [record for record in records if _utc(record.update_timestamp) <= read_up_to]
     records.sort(key=lambda record: _utc(record.update_timestamp))
     evaluations = []
     for record in records:
         run = record.dagster_run
+        asset_job = run.job_name == ASSET_JOB
+        if asset_job and not may_touch_mono_assets(run):
+            continue  # a UI run of another code location's assets
         partition = run_partition(dict(run.tags))
         for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
             if entry.dagster_event is None:
                 continue
+            data = entry.dagster_event.asset_check_evaluation_data
+            if asset_job and data.asset_key not in MONO_ASSET_KEYS:
+                continue
             evaluations.append(
                 evaluation_from_dagster(
-                    entry.dagster_event.asset_check_evaluation_data,
+                    data,
                     run_id=run.run_id,
                     job=run.job_name,
                     run_partition=partition,

@@ -1,9 +1,20 @@
 """`mono_raw_transactions`: Mono's pages exactly as received, one date window per account.
 
 Reads and writes the database itself (no pickled IO manager) and returns `MaterializeResult` metadata.
+
+One account's failure never stops the others (`pipeline.sync`). When every account that failed failed
+transiently (Mono unavailable: 429, 5xx, timeouts, unreachable, after the client's own retries), the
+step asks Dagster for a retry with the asset's `RetryPolicy` (its attempts, exponential backoff and full
+jitter). The retry fetches only the accounts that have no successful fetch in this run yet: the fetch log
+keeps the latest entry per (run, account, window), so the later steps see the whole shard either way. On
+the last attempt, or when any failure is not transient (401, 404, a refused request), the step ends
+normally and the blocking `all_accounts_synced` check fails the partition, as before.
 """
 
+import random
 import time
+from collections.abc import Sequence
+from typing import Any, cast
 
 import dagster as dg
 from pydantic import Field
@@ -13,8 +24,18 @@ from mono_dagster.defs.asset_common import COMMON_ASSET_ARGS
 from mono_dagster.defs.partition_range import RunScope, run_scope
 from mono_dagster.defs.resources import DatabaseResource, MonoResource
 from mono_dagster.defs.run_identity import run_identity
+from mono_dagster.mono import DateWindow, MonoClient, MonoError
+from mono_dagster.mono.client import FetchResult
+from mono_dagster.mono.errors import MonoUnavailableError
 from mono_dagster.pipeline.sync import AccountSyncOutcome, sync_accounts
-from mono_dagster.storage.accounts import AccountRow, list_accounts
+from mono_dagster.storage.accounts import AccountRow, forgive_sync_failure, list_accounts
+from mono_dagster.storage.fetch_log import successful_fetches
+
+# Failures worth another attempt of the step: Mono was unavailable (the client already retried each request).
+TRANSIENT_ERRORS: tuple[type[MonoError], ...] = (MonoUnavailableError,)
+# The client's own retries span about half a minute per request, so a step retry waits longer: with full
+# jitter, up to 60 s before the second attempt and up to 180 s before the third.
+RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.FULL)
 
 
 class SyncConfig(dg.Config):
@@ -24,6 +45,69 @@ class SyncConfig(dg.Config):
         default_factory=list,
         description="Resync only these Mono account ids (they must belong to the run's shards).",
     )
+    retry_delay_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Base delay of a retry after transient Mono failures (before backoff and jitter); "
+            "empty uses the asset's RetryPolicy delay."
+        ),
+    )
+
+
+class _ErrorRecordingClient:
+    """The Mono client as `sync_accounts` uses it, remembering each account's error: the outcome keeps only
+    its text, and whether a retry can help depends on its class."""
+
+    def __init__(self, client: MonoClient) -> None:
+        self._client = client
+        self.errors: dict[str, MonoError] = {}
+
+    def fetch_transactions(self, account_id: str, window: DateWindow, **kwargs: Any) -> FetchResult:
+        try:
+            return self._client.fetch_transactions(account_id, window, **kwargs)
+        except MonoError as exc:
+            self.errors[account_id] = exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def transient_failures(
+    failed: Sequence[AccountSyncOutcome], errors: dict[str, MonoError]
+) -> list[tuple[str, MonoError]] | None:
+    """The failures, when there are some and every one of them is transient; else None (no retry helps)."""
+    found = [(outcome.account_id, errors.get(outcome.account_id)) for outcome in failed]
+    if not found or not all(isinstance(error, TRANSIENT_ERRORS) for _, error in found):
+        return None
+    return cast(list[tuple[str, MonoError]], found)
+
+
+def retry_delay(policy: dg.RetryPolicy, attempt: int, base_delay: float | None = None) -> float:
+    """Seconds to wait before retry number `attempt` (1 for the first), by the policy's backoff and jitter."""
+    base = float(policy.delay or 0) if base_delay is None else base_delay
+    if policy.backoff is dg.Backoff.EXPONENTIAL:
+        delay = (2**attempt - 1) * base
+    elif policy.backoff is dg.Backoff.LINEAR:
+        delay = attempt * base
+    else:
+        delay = base
+    if policy.jitter is dg.Jitter.FULL:
+        delay = random.random() * delay
+    elif policy.jitter is dg.Jitter.PLUS_MINUS:
+        delay = max(0.0, delay + (2 * random.random() - 1) * base)
+    return delay
+
+
+def already_synced(database: DatabaseResource, run_id: str, window: DateWindow) -> set[str]:
+    """Accounts whose latest fetch of this window in this run succeeded (in an earlier attempt of the step)."""
+    with database.get_engine().connect() as conn:
+        return {
+            fetch.account_id
+            for fetch in successful_fetches(conn, run_id)
+            if (fetch.window_start, fetch.window_end) == (window.start, window.end)
+        }
 
 
 def accounts_in_scope(database: DatabaseResource, scope: RunScope, wanted: list[str]) -> list[AccountRow]:
@@ -49,11 +133,12 @@ def accounts_in_scope(database: DatabaseResource, scope: RunScope, wanted: list[
     name=names.RAW_ASSET,
     kinds={"python", "sql"},
     pool=names.MONO_POOL,
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.FULL),
+    retry_policy=RETRY_POLICY,
     description=(
         "Mono's transaction pages exactly as received (all three response shapes), one date window per "
         "account, with fetch metadata (account, window, page, fetched_at, run id, correlation id). "
-        "An account that fails is recorded on the account registry and in `mono.fetch.failed`; the others go on."
+        "An account that fails is recorded on the account registry and in `mono.fetch.failed`; the others go on. "
+        "When Mono was unavailable for every failed account, the step retries those accounts with backoff."
     ),
     **COMMON_ASSET_ARGS,
 )
@@ -62,9 +147,13 @@ def mono_raw_transactions(
 ) -> dg.MaterializeResult:
     scope = run_scope(context)
     identity = run_identity(context, scope)
-    accounts = accounts_in_scope(database, scope, config.accounts)
+    in_scope = accounts_in_scope(database, scope, config.accounts)
+    attempt = context.retry_number
+    done = already_synced(database, identity.run_id, scope.window) if attempt else set()
+    accounts = [account for account in in_scope if account.account_id not in done]
     context.log.info(
         f"syncing {len(accounts)} account(s) for {scope.description} (correlation {identity.correlation_id})"
+        + (f"; attempt {attempt + 1}, {len(done)} account(s) synced by an earlier attempt" if attempt else "")
     )
     progress = {"done": 0}
 
@@ -74,14 +163,30 @@ def mono_raw_transactions(
         context.log.info(f"[{progress['done']}/{len(accounts)}] account {outcome.account_id}: {status}")
 
     started = time.perf_counter()
+    client = _ErrorRecordingClient(mono.get_client())
     summary = sync_accounts(
-        mono.get_client(), database.get_engine(), accounts, scope.window, identity, on_account=report
+        cast(MonoClient, client), database.get_engine(), accounts, scope.window, identity, on_account=report
     )
+    transient = transient_failures(summary.failed, client.errors)
+    policy = context.op_def.retry_policy or RETRY_POLICY
+    if transient and attempt < policy.max_retries:
+        wait = retry_delay(policy, attempt + 1, config.retry_delay_seconds)
+        who = ", ".join(account_id for account_id, _ in transient)
+        context.log.warning(
+            f"Mono was unavailable for {len(transient)} account(s) ({who}); retrying them in {wait:.1f} s "
+            f"(retry {attempt + 1} of {policy.max_retries})"
+        )
+        with database.get_engine().begin() as conn:
+            for account_id, _ in transient:  # the retry is the same sync: its streak counts once, at its end
+                forgive_sync_failure(conn, account_id)
+        raise dg.RetryRequested(max_retries=policy.max_retries, seconds_to_wait=wait) from transient[0][1]
     return dg.MaterializeResult(
         metadata={
             "window": str(scope.window),
             "shards": list(scope.shards),
-            "accounts": len(accounts),
+            "accounts": len(in_scope),
+            "attempt": attempt + 1,
+            "accounts_synced_by_earlier_attempts": len(done),
             "accounts_failed": len(summary.failed),
             "failed_accounts": [outcome.account_id for outcome in summary.failed],
             "transactions": summary.transactions,

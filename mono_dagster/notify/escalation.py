@@ -2,10 +2,10 @@
 
 Two streaks are watched. An account's streak is the registry's `failure_streak` (the sync adds one per
 failed fetch and the persist step resets it on success), since one shard run syncs many accounts. A
-shard's streak is its consecutive failed `mono_sync_job` runs (the caller reads them from Dagster's run
-history), which catches what no account streak shows: crashes, a bad config, a failing check. A shard
-escalation is held back while an account on that shard is escalated itself, so one broken account
-pages once, not twice.
+shard's streak is its consecutive failed sync runs: `mono_sync_job` runs and the UI's runs of that one
+shard (the caller reads them from Dagster's run history), which catches what no account streak shows:
+crashes, a bad config, a failing check. A shard escalation is held back while an account on that shard
+is escalated itself, so one broken account pages once, not twice.
 
 An escalation is an ERROR log line, a `mono.sync.escalated` event in `pipeline_events` and an on-call
 `Alert` carrying the escalation payload. Its de-duplication key is stable per account or shard, so it is
@@ -57,6 +57,7 @@ class ShardRunOutcome:
     correlation_id: str
     ended_at: datetime | None = None
     error: str | None = None
+    job: str = "mono_sync_job"  # or `__ASSET_JOB`, for a run launched from the UI
 
 
 @dataclass(frozen=True)
@@ -262,10 +263,10 @@ def _shard_alert(streak: ShardStreak, threshold: int) -> tuple[Alert, PipelineEv
         failed_run_ids=[run.run_id for run in streak.failed_runs[:10]],
         run_id=latest.run_id,
         correlation_id=latest.correlation_id,
-        component="mono_sync_job",
+        component=latest.job,
     )
     summary = (
-        f"mono_sync_job failed {streak.failures} runs in a row on shard {streak.shard:02d} "
+        f"Sync runs of shard {streak.shard:02d} failed {streak.failures} times in a row "
         f"(threshold {threshold}): {(latest.error or 'run failed')[:200]}"
     )
     return _alert_and_event(key, "critical", summary, payload, None, latest.run_id, latest.correlation_id)

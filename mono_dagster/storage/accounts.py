@@ -203,6 +203,25 @@ def record_sync_failure(conn: sa.Connection, account_id: str, error: str, at: da
     return int(streak)
 
 
+def forgive_sync_failure(conn: sa.Connection, account_id: str) -> int:
+    """Takes back one failure from the streak: the step is retrying that account, so this was not a sync's end.
+
+    The retry records the failure again if it fails too, so a run counts once however many attempts it took.
+    """
+    statement = (
+        sa.update(mono_accounts)
+        .where(mono_accounts.c.account_id == account_id)
+        .values(
+            failure_streak=sa.case((mono_accounts.c.failure_streak > 0, mono_accounts.c.failure_streak - 1), else_=0)
+        )
+        .returning(mono_accounts.c.failure_streak)
+    )
+    streak = conn.execute(statement).scalar_one_or_none()
+    if streak is None:
+        raise UnknownAccountError(account_id)
+    return int(streak)
+
+
 def set_account_status(conn: sa.Connection, account_id: str, status: str, *, now: datetime | None = None) -> None:
     """Pauses, unlinks or reactivates an account; only `active` accounts are synced."""
     if status not in ACCOUNT_STATUSES:

@@ -12,11 +12,13 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from mono_dagster.definitions import build_definitions
 from mono_dagster.defs import names
-from mono_dagster.defs.check_alert_sensor import mono_check_alerts
-from mono_dagster.defs.failure_streak_sensor import mono_failure_streak, shard_run_outcomes
-from mono_dagster.defs.launch import run_shards
-from mono_dagster.defs.resources import DatabaseResource
+from mono_dagster.defs.check_alert_sensor import ASSET_JOB, mono_check_alerts
+from mono_dagster.defs.failure_streak_sensor import mono_failure_streak, shard_run_outcomes, shards_of_run
+from mono_dagster.defs.launch import SHARD_TAG, run_shards
+from mono_dagster.defs.partition_range import RANGE_END_TAG, RANGE_START_TAG
+from mono_dagster.defs.resources import DatabaseResource, MonoResource
 from mono_dagster.notify import NotifierResource
 from mono_dagster.pipeline import events
 from mono_dagster.pipeline.accounts import add_accounts
@@ -284,3 +286,152 @@ def test_a_failed_delivery_fails_the_tick_and_the_next_tick_sends_it(pipeline, r
     assert "1 escalation(s) raised" in streak_tick(pipeline, receiver).skip_message
     assert event_names(pipeline, events.SYNC_ESCALATED) == [(events.SYNC_ESCALATED, account)]
     assert actions(receiver) == [("trigger", f"mono.sync.escalated:account:{account}")] * 2
+
+
+# -- runs launched from the UI: Dagster's implicit asset job ----------------------------------------------
+
+MONO_ASSETS = [dg.AssetKey(names.RAW_ASSET), dg.AssetKey(names.CANONICAL_ASSET), dg.AssetKey(names.PERSISTED_ASSET)]
+
+
+def ui_asset_job(pipeline) -> dg.JobDefinition:
+    """`__ASSET_JOB`, the job a UI "Materialize" or partition backfill runs, bound to the sandbox and database."""
+    mono = MonoResource(
+        secret_key=pipeline.sandbox.state.secret_key,
+        base_url=pipeline.sandbox.base_url,
+        rate_limit_per_second=1000,
+        rate_limit_burst=1000,
+        max_attempts=10,
+        retry_base_delay_seconds=0.001,
+        retry_max_delay_seconds=0.01,
+    )
+    job = build_definitions(mono, DatabaseResource(url=pipeline.database_url)).resolve_implicit_global_asset_job_def()
+    assert job.name == ASSET_JOB == "__ASSET_JOB"
+    return job
+
+
+def ui_backfill_run(pipeline, start: date, end: date, shard: int, last_shard: int | None = None):
+    """One run of a UI partition backfill (single-run policy): the range tags, no `mono/shard` tag."""
+    last = shard if last_shard is None else last_shard
+    tags = {
+        RANGE_START_TAG: f"{start.isoformat()}|shard-{shard:02d}",
+        RANGE_END_TAG: f"{end.isoformat()}|shard-{last:02d}",
+        "dagster/backfill": "uibackfl",
+    }
+    return ui_asset_job(pipeline).execute_in_process(
+        instance=pipeline.instance, tags=tags, asset_selection=MONO_ASSETS, raise_on_error=False
+    )
+
+
+def ui_materialize(pipeline, day: date, shard: int):
+    """A UI "Materialize" of the three assets for one (day, shard) partition."""
+    return ui_asset_job(pipeline).execute_in_process(
+        instance=pipeline.instance,
+        partition_key=f"{day.isoformat()}|shard-{shard:02d}",
+        asset_selection=MONO_ASSETS,
+        raise_on_error=False,
+    )
+
+
+@dg.asset(
+    name="another_locations_asset",
+    check_specs=[dg.AssetCheckSpec("always_fails", asset="another_locations_asset")],
+)
+def another_locations_asset() -> dg.MaterializeResult:
+    return dg.MaterializeResult(check_results=[dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR)])
+
+
+def another_locations_ui_run(pipeline) -> dg.ExecuteInProcessResult:
+    """A UI run of another code location's asset on the same instance: also `__ASSET_JOB`, not ours."""
+    job = dg.Definitions(assets=[another_locations_asset]).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(instance=pipeline.instance, raise_on_error=False)
+    assert job.name == ASSET_JOB
+    assert any(not e.passed for e in result.get_asset_check_evaluations())
+    return result
+
+
+def test_a_failed_error_check_of_a_ui_backfill_run_pages_on_call(pipeline, receiver, last_days):
+    start, end = last_days(3)
+    [victim] = pipeline.register(pipeline.sandbox.state.account_ids()[:1])
+    [shard] = pipeline.shards([victim])
+    alerts = CheckAlerts(pipeline, receiver)
+    pipeline.sandbox.state.set_fault_plan(FAIL_EVERY_REQUEST)
+    failed = ui_backfill_run(pipeline, start, end, shard)
+    assert not failed.success
+    assert pipeline.instance.get_run_by_id(failed.run_id).job_name == ASSET_JOB
+    another_locations_ui_run(pipeline)
+
+    alerts.tick()
+    [page] = receiver.pagerduty
+    assert page.body["event_action"] == "trigger" and page.body["payload"]["severity"] == "error"
+    details = page.body["payload"]["custom_details"]
+    assert details["check"] == names.ACCOUNTS_SYNCED_CHECK and details["job"] == ASSET_JOB
+    assert details["run_id"] == failed.run_id and victim in details["sample"]
+    assert details["partition"] == f"{start.isoformat()}|shard-{shard:02d}..{end.isoformat()}|shard-{shard:02d}"
+    assert "another_locations_asset" not in json.dumps([r.body for r in receiver.requests])
+
+    pipeline.sandbox.state.set_fault_plan(FaultPlan())
+    assert ui_backfill_run(pipeline, start, end, shard).success
+    alerts.tick()
+    assert actions(receiver) == [("trigger", page.body["dedup_key"]), ("resolve", page.body["dedup_key"])]
+
+    # A single-partition UI "Materialize" is read the same way, keyed by its partition.
+    pipeline.sandbox.state.set_fault_plan(FAIL_EVERY_REQUEST)
+    assert not ui_materialize(pipeline, end, shard).success
+    alerts.tick()
+    assert actions(receiver)[-1] == (
+        "trigger",
+        f"asset_check:{names.PERSISTED_ASSET}:{names.ACCOUNTS_SYNCED_CHECK}:{end.isoformat()}|shard-{shard:02d}",
+    )
+
+
+def test_failed_ui_runs_of_one_shard_count_toward_its_failure_streak(pipeline, receiver, last_days):
+    start, end = last_days(2)
+    accounts = pipeline.sandbox.state.account_ids()
+    with pipeline.client() as client:  # every account on shard 0
+        add_accounts(client, pipeline.engine, accounts, shard_count=1)
+
+    # Not counted: a UI run over two shards, and another code location's UI run.
+    pipeline.sandbox.state.set_fault_plan(FaultPlan(script=["400"]))
+    two_shards = ui_backfill_run(pipeline, start, end, 0, last_shard=1)
+    assert not two_shards.success
+    another_locations_ui_run(pipeline)
+    assert shard_run_outcomes(pipeline.instance) == []
+
+    launches = [
+        lambda: run_shards(start, end, [0], instance=pipeline.instance, job=pipeline.job)[0].run_id,
+        lambda: ui_materialize(pipeline, end, 0).run_id,
+        lambda: ui_backfill_run(pipeline, start, end, 0).run_id,
+    ]
+    run_ids = []
+    for attempt in range(5):
+        # One request per account, in id order: the failing account alternates, so no account streak passes 2.
+        pipeline.sandbox.state.set_fault_plan(FaultPlan(script=["400"] if attempt % 2 == 0 else ["ok", "400"]))
+        run_ids.append(launches[attempt % 3]())
+        assert pipeline.instance.get_run_by_id(run_ids[-1]).status == dg.DagsterRunStatus.FAILURE
+        streak_tick(pipeline, receiver)
+        if attempt < 4:
+            assert receiver.requests == [], f"no escalation below 5 ({attempt + 1} failed runs)"
+    assert max(streak_of(pipeline, account) for account in accounts) < 5
+
+    outcomes = shard_run_outcomes(pipeline.instance)
+    assert [o.run_id for o in outcomes] == run_ids[::-1] and all(o.failed and o.shard == 0 for o in outcomes)
+    assert {o.job for o in outcomes} == {"mono_sync_job", ASSET_JOB}
+    assert actions(receiver) == [("trigger", "mono.sync.escalated:shard:00")]
+    body = receiver.pagerduty[0].body
+    assert body["payload"]["custom_details"]["failed_run_ids"] == run_ids[::-1]
+    assert body["payload"]["custom_details"]["component"] == ASSET_JOB, "the latest failed run was a UI backfill"
+
+    pipeline.sandbox.state.set_fault_plan(FaultPlan())
+    assert ui_materialize(pipeline, end, 0).success, "a successful UI run ends the shard's streak"
+    streak_tick(pipeline, receiver)
+    assert actions(receiver)[-1] == ("resolve", "mono.sync.escalated:shard:00")
+
+
+def test_which_shards_a_run_names():
+    assert shards_of_run({"dagster/partition": "2026-11-01|shard-03"}) == (3,)
+    assert shards_of_run({RANGE_START_TAG: "2026-11-01|shard-02", RANGE_END_TAG: "2026-11-07|shard-02"}) == (2,)
+    assert shards_of_run({RANGE_START_TAG: "2026-11-01|shard-00", RANGE_END_TAG: "2026-11-07|shard-01"}) == (0, 1)
+    assert shards_of_run({SHARD_TAG: "shard-05"}) == (5,)
+    assert shards_of_run({SHARD_TAG: "shard-99"}) == ()
+    assert shards_of_run({"dagster/partition": "not-ours"}) == ()
+    assert shards_of_run({}) == ()

@@ -28,6 +28,7 @@ from mono_dagster.defs.sensors import mono_account_discovery
 from mono_dagster.defs.synthetic_monitoring import mono_synthetic_check, mono_synthetic_check_job
 from mono_dagster.defs.webhook_inbox_sensor import mono_webhook_inbox_sensor
 from mono_dagster.notify import NotifierResource, notifier_from_environment
+from mono_dagster.observability.logs import configure_log_format_from_env
 from mono_dagster.observability.metrics_server import start_metrics_server_from_env
 from mono_dagster.observability.scrub import install_log_scrubber
 
@@ -56,6 +57,8 @@ def build_definitions(
 
 # Every log record of the code location's processes is scrubbed of secret keys, tokens and account numbers.
 install_log_scrubber()
+# MONO_LOG_FORMAT=json: the `mono_dagster` loggers of every process loading this write `mono-pipeline` JSON lines.
+configure_log_format_from_env()
 # /metrics on MONO_METRICS_PORT for the code location server (sensors, schedules); run workers push instead.
 start_metrics_server_from_env()
 defs = build_definitions(mono_resource_from_environment(), database_resource_from_environment())

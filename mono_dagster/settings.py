@@ -48,6 +48,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "MONO_TENANT_RATE_LIMITS_FILE": "tenant_rate_limits_file",
     "MONO_TENANT_RATE_LIMIT_STORE": "tenant_rate_limit_store",
     "MONO_TENANT_RATE_LIMIT_MAX_WAIT_SECONDS": "tenant_rate_limit_max_wait_seconds",
+    "MONO_LOG_FORMAT": "log_format",
 }
 
 # How a webhook's `mono-webhook-secret` header may prove it is Mono's: the secret itself (Mono's
@@ -94,6 +95,8 @@ class Settings(BaseModel, frozen=True):
     tenant_rate_limits_file: str = ""
     tenant_rate_limit_store: str = ""  # database URL counting the budgets; empty: MONO_DAGSTER_DB_URL
     tenant_rate_limit_max_wait_seconds: float = Field(0.0, ge=0, le=86400)  # 0: no bound, a tenant waits
+    # Logs (observability/logs.py): `json` adds the JSON `mono-pipeline` stream on stderr to every process.
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("webhook_schemes")
     @classmethod

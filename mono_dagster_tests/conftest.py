@@ -2,17 +2,24 @@
 
 Postgres tests never skip silently: in CI (``CI`` set) a missing server is a failure; elsewhere the
 skip is printed loudly at the end of the run.
+
+The session also fails when any log line it produces holds a Mono secret key, a bearer token or a
+full account number / BVN (`LeakCheck` below): every log record of the test process, fully formatted
+(message, `extra=` fields, traceback, stack), and the output files of the end-to-end services.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from mono_dagster.observability.scrub import find_leaks, install_log_scrubber, scrub_text
 
 if TYPE_CHECKING:
     from mono_dagster.sandbox import SandboxServer
@@ -98,3 +105,132 @@ def sandbox() -> Iterator[SandboxServer]:
     state = SandboxState(SandboxConfig(seed=7, accounts=3, days=30, per_day=5))
     with SandboxServer(state) as server:
         yield server
+
+
+# -- the session-wide leak check ------------------------------------------------------------------------
+
+_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", logging.INFO, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+}
+_MAX_REPORTED_LEAKS = 50
+
+
+class _FullFormatter(logging.Formatter):
+    """The whole record on one text: level, logger, message, every string `extra=` field, traceback, stack."""
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        extras = [
+            f"{key}={value}"
+            for key, value in record.__dict__.items()
+            if key not in _RECORD_ATTRIBUTES and isinstance(value, str)
+        ]
+        text = super().format(record)
+        return f"{text} [{' '.join(extras)}]" if extras else text
+
+
+class LeakCheck(logging.Handler):
+    """Formats every log record the test process dispatches; remembers each line that still leaks.
+
+    It sees records as `logging.Logger.callHandlers` dispatches them (wrapped for the session), so it
+    also covers loggers that do not propagate to the root (Dagster's run loggers, its console logger).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(_FullFormatter())
+        self.current = "<collection>"
+        self.records = 0
+        self.leaks: list[tuple[str, str]] = []
+        self._original: Callable[[logging.Logger, logging.LogRecord], None] | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records += 1
+        self.check(self.format(record), self.current)
+
+    def check(self, text: str, where: str) -> None:
+        for line in text.splitlines():
+            if find_leaks(line):
+                self.leaks.append((where, scrub_text(line)))
+
+    def start(self) -> None:
+        original = logging.Logger.callHandlers
+        check = self
+
+        def call_handlers(logger: logging.Logger, record: logging.LogRecord) -> None:
+            check.handle(record)
+            original(logger, record)
+
+        self._original = original
+        logging.Logger.callHandlers = call_handlers  # type: ignore[method-assign]
+
+    def stop(self) -> None:
+        if self._original is not None:
+            logging.Logger.callHandlers = self._original  # type: ignore[method-assign]
+            self._original = None
+
+    def report(self) -> list[str]:
+        lines = [f"{where}: {line}" for where, line in self.leaks[:_MAX_REPORTED_LEAKS]]
+        if len(self.leaks) > _MAX_REPORTED_LEAKS:
+            lines.append(f"... and {len(self.leaks) - _MAX_REPORTED_LEAKS} more")
+        return lines
+
+
+_leak_check = pytest.StashKey[LeakCheck]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every process of the product installs the scrubber (the code location on import, the CLI on
+    # start); the suite does too, before collection, so the check does not depend on test order.
+    install_log_scrubber()
+    check = LeakCheck()
+    check.start()
+    config.stash[_leak_check] = check
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
+    check = item.config.stash[_leak_check]
+    check.current = item.nodeid
+    try:
+        return (yield)
+    finally:
+        check.current = f"<after {item.nodeid}>"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
+    try:
+        return (yield)
+    finally:
+        # The end-to-end services (code server, run workers, daemon, webserver) log to files in the test's stack.
+        log_dir = getattr((getattr(item, "funcargs", None) or {}).get("stack"), "log_dir", None)
+        if isinstance(log_dir, Path):
+            check = item.config.stash[_leak_check]
+            for path in sorted(log_dir.glob("*.log")):
+                check.check(path.read_text(errors="replace"), f"{item.nodeid} ({path.name})")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
+    check = session.config.stash.get(_leak_check, None)
+    if check is None:
+        return
+    check.stop()
+    if check.leaks and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    check = config.stash.get(_leak_check, None)
+    if check is None:
+        return
+    if not check.leaks:
+        terminalreporter.write_line(f"leak check: {check.records} log records, no secret or full number")
+        return
+    terminalreporter.section("log lines leaking a secret, a token or a full number (shown masked)", red=True)
+    for line in check.report():
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"FAILED: {len(check.leaks)} leaking log line(s)", red=True)

@@ -14,7 +14,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from mono_dagster.mono import MonoClient, MonoError, RetrySettings, SecretBackedMonoTokenProvider
-from mono_dagster.observability.logs import JsonLineFormatter
+from mono_dagster.observability.logs import JsonLineFormatter, log_format_from_env
 from mono_dagster.observability.scrub import install_log_scrubber
 from mono_dagster.settings import Settings, SettingsError
 from mono_dagster.storage.accounts import UnknownAccountError
@@ -53,7 +53,13 @@ def parse_day(_ctx: click.Context | None, param: click.Parameter | None, value: 
 
 
 def configure_cli_logging(verbose: bool = False, *, json_lines: bool = False) -> None:
+    """Scrubbed logs on stderr: text, or `mono-pipeline` JSON lines (`--json-logs` or `MONO_LOG_FORMAT=json`)."""
     install_log_scrubber()
+    try:
+        json_lines = json_lines or log_format_from_env() == "json"
+    except SettingsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE_OR_INPUT)
     level = logging.INFO if verbose else logging.WARNING
     if json_lines:
         handler = logging.StreamHandler(sys.stderr)

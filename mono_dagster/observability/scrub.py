@@ -6,6 +6,11 @@ every run of 10 or more digits (full account numbers are 10 digits, BVNs 11), wh
 four digits. Identifiers pass unchanged even when they hold such a run: UUIDs (correlation and run ids)
 and hex ids of 24 or more characters with a letter in them (Mono's 24-hex ids, content hashes), so
 on-call can still search for them.
+
+`install_log_scrubber` applies this to every log record of the process: its message, its traceback
+(`exc_info`, rendered into `exc_text`), its `stack_info` and every string field passed as `extra=`.
+`find_leaks` is the check: what in a text scrubbing would still remove (the test suite runs it on every
+log line it produces).
 """
 
 from __future__ import annotations
@@ -17,12 +22,12 @@ from collections.abc import Callable
 from typing import Any
 
 _SECRET_KEY = re.compile(r"\b(?:live|test)_sk_[A-Za-z0-9_\-]+")
-_SEC_KEY_HEADER = re.compile(r"(?i)(mono-sec-key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+")
-_BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}")
+_SEC_KEY_HEADER = re.compile(r"(?i)(mono-sec-key[\"']?\s*[:=]\s*[\"']?)([^\s\"',}]+)")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9._~+/=\-]{8,})")
 # Slack-compatible incoming-webhook URLs are credentials (httpx logs every request URL at INFO).
-_SLACK_WEBHOOK = re.compile(r"(https://hooks\.slack\.com/)[^\s\"'<>]+")
+_SLACK_WEBHOOK = re.compile(r"(https://hooks\.slack\.com/)([^\s\"'<>]+)")
 # Passwords in connection URLs (amqp://user:password@host, postgresql://user:password@host).
-_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"']+:)[^\s@/\"']+@")
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"']+:)([^\s@/\"']+)@")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")
 # An identifier is matched whole first, so the digit runs inside it are left alone.
 _IDENTIFIER_OR_LONG_DIGITS = re.compile(
@@ -62,6 +67,80 @@ def scrub_value(value: Any) -> Any:
     return value
 
 
+# What a scrubbed text holds where a secret was; a match whose secret part is this is no leak.
+_PLACEHOLDER = "[secret]"
+
+
+def find_leaks(text: str) -> list[str]:
+    """Every secret, token or full number in `text` that `scrub_text` would remove (empty: the text is clean).
+
+    The secret-key, bearer and JWT patterns, a `mono-sec-key`, webhook path or URL password that is not
+    `[secret]`, and every run of 10 or more digits outside a UUID or hex identifier.
+    """
+    leaks = [match.group() for pattern in (_SECRET_KEY, _JWT) for match in pattern.finditer(text)]
+    leaks += [match.group(2) for match in _BEARER.finditer(text)]
+    for pattern in (_SEC_KEY_HEADER, _SLACK_WEBHOOK, _URL_PASSWORD):
+        leaks += [match.group(2) for match in pattern.finditer(text) if match.group(2) != _PLACEHOLDER]
+    leaks += [digits for match in _IDENTIFIER_OR_LONG_DIGITS.finditer(text) if (digits := match.group("digits"))]
+    return leaks
+
+
+# A record's attributes that are not `extra=` fields.
+_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", logging.INFO, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+}
+# Renders tracebacks the way `logging.Formatter` does, so the scrubbed text is what a formatter would print.
+_TRACEBACKS = logging.Formatter()
+
+
+class _ScrubbedAttributes(dict[str, Any]):
+    """A log record's `__dict__` that scrubs the strings written into it by subscript.
+
+    `Logger.makeRecord` adds `extra=` fields with `record.__dict__[key] = value` after the record
+    factory has returned, and `logging.makeLogRecord` with `record.__dict__.update(...)`: both land
+    here. Plain attribute assignment (`record.msg = ...`) does not go through this class.
+    """
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, scrub_text(value) if isinstance(value, str) else value)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        return dict, (dict(self),)  # a pickled or copied record carries a plain dict
+
+
+def scrub_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Scrubs a record in place: its message, traceback, stack and string `extra=` fields.
+
+    The traceback is rendered into `exc_text` (which `logging.Formatter.format` prints instead of
+    rendering `exc_info` again) and `exc_info` is cleared, so no formatter can print it unscrubbed.
+    """
+    try:
+        message: str | None = record.getMessage()
+    except Exception:  # a malformed format string: let logging report it as usual
+        message = None
+    if message is not None:
+        record.msg, record.args = scrub_text(message), None
+    if record.exc_info:
+        if not record.exc_text:
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        record.exc_info = None
+    if record.exc_text:
+        record.exc_text = scrub_text(record.exc_text)
+    if record.stack_info:
+        record.stack_info = scrub_text(record.stack_info)
+    for key, value in list(record.__dict__.items()):
+        if key not in _RECORD_ATTRIBUTES and isinstance(value, str):
+            record.__dict__[key] = scrub_text(value)
+    if type(record.__dict__) is dict:
+        record.__dict__ = _ScrubbedAttributes(record.__dict__)
+    return record
+
+
 _installed = threading.Lock()
 _previous_factory: Callable[..., logging.LogRecord] | None = None
 
@@ -75,13 +154,7 @@ def install_log_scrubber() -> None:
         previous = logging.getLogRecordFactory()
 
         def scrubbing_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-            record = previous(*args, **kwargs)
-            try:
-                message = record.getMessage()
-            except Exception:  # a malformed format string: let logging report it as usual
-                return record
-            record.msg, record.args = scrub_text(message), None
-            return record
+            return scrub_record(previous(*args, **kwargs))
 
         logging.setLogRecordFactory(scrubbing_factory)
         _previous_factory = previous

@@ -9,8 +9,9 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
-import mono_dagster.mono.metrics
-import mono_dagster.observability.metrics  # noqa: F401  (registers the pipeline metrics)
+# The code location imports every module that registers a metric (pipeline, client, event relay, ...),
+# so what this test sees does not depend on which other tests ran first.
+import mono_dagster.definitions  # noqa: F401
 from mono_dagster_tests.monitoring.conftest import DASHBOARD, RULES, run_promtool
 
 METRIC_NAME = re.compile(r"\btaxpoynt_[a-z_]+")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
+import pickle
+import sys
 
 import pytest
 import sqlalchemy as sa
 
 from mono_dagster.observability.logs import STREAM, JsonLineFormatter
-from mono_dagster.observability.scrub import install_log_scrubber, scrub_text, scrub_value
+from mono_dagster.observability.scrub import find_leaks, install_log_scrubber, scrub_text, scrub_value
 from mono_dagster.storage.engine import create_db_engine, dispose_engines
 from mono_dagster.storage.migrate import upgrade_database
 from mono_dagster.storage.outbox import PipelineEvent, append_events
@@ -135,3 +138,107 @@ def test_event_payloads_are_scrubbed_before_they_reach_the_outbox(tmp_path):
         assert leak not in stored
     assert json.loads(stored)["amount_minor_total"] == 123456789012, "numbers are amounts, not PII"
     assert scrub_value({"k": [ACCOUNT_NUMBER]}) == {"k": ["******3461"]}
+
+
+def _raise_with(leak: str) -> None:
+    raise RuntimeError(f"key {SECRET} acct {ACCOUNT_NUMBER} carrying {leak}")
+
+
+@pytest.mark.parametrize("leak", LEAKS)
+def test_tracebacks_stacks_and_extra_fields_are_scrubbed_under_a_plain_formatter(leak):
+    install_log_scrubber()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    # What logging.basicConfig(format=...) sets up, with the context fields in the format.
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s run=%(run_id)s account=%(account_id)s"))
+    logger = logging.getLogger("mono_dagster.test_plain_leaks")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        try:
+            _raise_with(leak)
+        except RuntimeError:
+            logger.exception("failed", extra={"run_id": f"run of {leak}", "account_id": ACCOUNT_NUMBER})
+        logger.warning("where", extra={"run_id": leak, "account_id": BVN}, stack_info=True)
+    finally:
+        logger.removeHandler(handler)
+    output = stream.getvalue()
+    for each in LEAKS:
+        assert each not in output, output
+    assert "RuntimeError: key [secret] acct ******3461" in output, "the traceback is still printed"
+    assert "account=******3461" in output and "account=******9012" in output
+    assert "Stack (most recent call last)" in output
+    assert find_leaks(output) == []
+
+
+def test_a_scrubbed_record_carries_its_traceback_as_text_only():
+    install_log_scrubber()
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    keep = Keep()
+    logger = logging.getLogger("mono_dagster.test_record")
+    logger.addHandler(keep)
+    try:
+        try:
+            _raise_with(SECRET)
+        except RuntimeError:
+            logger.error("failed", exc_info=True, extra={"event": f"mono.fetch.failed {ACCOUNT_NUMBER}"})
+    finally:
+        logger.removeHandler(keep)
+    [record] = records
+    assert record.exc_info is None, "no formatter can render the traceback again, unscrubbed"
+    assert record.exc_text and SECRET not in record.exc_text and "RuntimeError" in record.exc_text
+    assert record.event == "mono.fetch.failed ******3461"
+    assert type(copy.copy(record).__dict__) is dict and pickle.loads(pickle.dumps(record)).event == record.event
+    made = logging.makeLogRecord({"msg": "made", "correlation_id": f"c {ACCOUNT_NUMBER}"})
+    assert made.correlation_id == "c ******3461", "logging.makeLogRecord's fields are scrubbed too"
+
+
+def test_the_json_formatter_scrubs_tracebacks_stacks_and_context_fields(captured):
+    logger = logging.getLogger("mono_dagster.test_leaks")
+    try:
+        _raise_with(BEARER)
+    except RuntimeError:
+        logger.exception(
+            "failed", extra={"correlation_id": f"c {ACCOUNT_NUMBER}", "stage": SECRET, "event": "mono.fetch.failed"}
+        )
+    logger.info("here", stack_info=True)
+    output = captured.getvalue()
+    for leak in LEAKS:
+        assert leak not in output
+    failed, here = (json.loads(line) for line in output.splitlines())
+    assert "RuntimeError: key [secret] acct ******3461" in failed["exception"]
+    assert failed["correlation_id"] == "c ******3461" and failed["stage"] == "[secret]"
+    assert here["stack"].startswith("Stack (most recent call last)")
+
+
+def test_the_json_formatter_scrubs_a_record_the_scrubber_never_saw():
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "acct %s", (ACCOUNT_NUMBER,), None)
+    try:
+        _raise_with(SECRET)
+    except RuntimeError:
+        record.exc_info = sys.exc_info()
+    record.account_id = BVN
+    line = JsonLineFormatter().format(record)
+    assert find_leaks(line) == [] and "******3461" in line and "******9012" in line
+
+
+def test_find_leaks_names_each_kind_and_nothing_once_scrubbed():
+    found = find_leaks(MESSAGE)
+    assert SECRET in found and ACCOUNT_NUMBER in found and BVN in found and BEARER in found
+    assert find_leaks(scrub_text(MESSAGE)) == []
+    for text in (
+        "https://hooks.slack.com/services/T0001/B0002/abcdefSECRET",
+        "amqp://relay:s3cr3t-pass@rabbit:5672/%2F",
+        'headers {"mono-sec-key": "abc123"}',
+        "Authorization: Bearer abcdefgh12",
+        "test_sk_abc",
+    ):
+        assert find_leaks(text), text
+        assert find_leaks(scrub_text(text)) == [], scrub_text(text)
+    identifiers = "run 0f8a509b-6f5c-4edf-b209-426614174000 account 5f171a5302951234567890ab at 2024-01-01 12:00:00"
+    assert find_leaks(identifiers) == []

@@ -307,7 +307,7 @@ class MonoClient:
             failure = state.outcome.exception()
             reason = failure.reason if isinstance(failure, TransientMonoFailure) else "unknown"
             self._count(retries=1)
-            metrics.observe_retry(context.endpoint, reason)
+            metrics.observe_retry(context.account_id, context.endpoint, reason)
 
         retrying = Retrying(
             retry=retry_if_exception_type(TransientMonoFailure),
@@ -344,12 +344,16 @@ class MonoClient:
         try:
             response = self._http.get(path, params=params, headers=headers)
         except httpx.TimeoutException as exc:
-            metrics.observe_request(context.endpoint, "timeout", time.perf_counter() - started)
+            metrics.observe_request(context.account_id, context.endpoint, "timeout", time.perf_counter() - started)
             raise TransientMonoFailure(f"timeout ({exc.__class__.__name__})") from None
         except httpx.TransportError as exc:
-            metrics.observe_request(context.endpoint, "connection_error", time.perf_counter() - started)
+            metrics.observe_request(
+                context.account_id, context.endpoint, "connection_error", time.perf_counter() - started
+            )
             raise TransientMonoFailure(f"cannot connect ({exc.__class__.__name__})") from None
-        metrics.observe_request(context.endpoint, str(response.status_code), time.perf_counter() - started)
+        metrics.observe_request(
+            context.account_id, context.endpoint, str(response.status_code), time.perf_counter() - started
+        )
         return self._interpret(response, context, parse)
 
     def _interpret(self, response: httpx.Response, context: _Context, parse: Callable[[str], T]) -> T:

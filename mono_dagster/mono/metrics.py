@@ -1,7 +1,9 @@
 """Prometheus instrumentation of every Mono request, under the service role `mono_open_banking`.
 
-`endpoint` is the path template (`/v2/accounts/{id}/transactions`), never a real id, so the series
-count stays bounded however many accounts there are.
+`endpoint` is the path template (`/v2/accounts/{id}/transactions`), never a real id. `account_id` is
+the account a request is about (`all` for account listings), as the RFC labels every metric; above
+MONO_METRICS_ACCOUNT_LABEL_LIMIT the push maps it to a bucket (observability/push.py), which keeps the
+series count bounded however many accounts there are.
 """
 
 from __future__ import annotations
@@ -10,24 +12,27 @@ from prometheus_client import Counter, Histogram
 
 from mono_dagster.mono.operations import SERVICE_ROLE
 
+# The label of requests about no single account (listing accounts); the pipeline metrics use the same.
+NO_ACCOUNT = "all"
+
 # Buckets bracket the RFC's 2 s latency SLA finely, then reach out to the client's read timeout.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
 
 REQUESTS = Counter(
     "taxpoynt_mono_client_requests_total",
     "HTTP requests sent to Mono, by endpoint template and status (or the transport error class).",
-    ["service_role", "provider", "endpoint", "status"],
+    ["service_role", "provider", "account_id", "endpoint", "status"],
 )
 REQUEST_SECONDS = Histogram(
     "taxpoynt_mono_client_request_seconds",
     "Latency of single HTTP requests to Mono.",
-    ["service_role", "provider", "endpoint"],
+    ["service_role", "provider", "account_id", "endpoint"],
     buckets=LATENCY_BUCKETS,
 )
 RETRIES = Counter(
     "taxpoynt_mono_client_retries_total",
     "Requests to Mono that were retried, by the reason for the retry.",
-    ["service_role", "provider", "endpoint", "reason"],
+    ["service_role", "provider", "account_id", "endpoint", "reason"],
 )
 RATE_LIMIT_WAIT_SECONDS = Counter(
     "taxpoynt_mono_client_rate_limit_wait_seconds_total",
@@ -36,13 +41,14 @@ RATE_LIMIT_WAIT_SECONDS = Counter(
 )
 
 
-def observe_request(endpoint: str, status: str, seconds: float) -> None:
-    REQUESTS.labels(SERVICE_ROLE, "mono", endpoint, status).inc()
-    REQUEST_SECONDS.labels(SERVICE_ROLE, "mono", endpoint).observe(seconds)
+def observe_request(account_id: str | None, endpoint: str, status: str, seconds: float) -> None:
+    account = account_id or NO_ACCOUNT
+    REQUESTS.labels(SERVICE_ROLE, "mono", account, endpoint, status).inc()
+    REQUEST_SECONDS.labels(SERVICE_ROLE, "mono", account, endpoint).observe(seconds)
 
 
-def observe_retry(endpoint: str, reason: str) -> None:
-    RETRIES.labels(SERVICE_ROLE, "mono", endpoint, reason).inc()
+def observe_retry(account_id: str | None, endpoint: str, reason: str) -> None:
+    RETRIES.labels(SERVICE_ROLE, "mono", account_id or NO_ACCOUNT, endpoint, reason).inc()
 
 
 def observe_rate_limit_wait(seconds: float) -> None:

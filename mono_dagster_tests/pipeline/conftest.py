@@ -73,17 +73,24 @@ class Pipeline:
         return {(a, t["id"]) for a in ids for t in self.sandbox.state.transactions(a, start, end)}
 
 
-def _sync_job(sandbox: Any, database_url: str, page_size: int = 1000) -> dg.JobDefinition:
-    mono = MonoResource(
+def sandbox_mono_resource(
+    sandbox: Any, *, max_attempts: int = 10, retry_max_delay_seconds: float = 0.01, page_size: int = 1000
+) -> MonoResource:
+    """Mono at the sandbox, unthrottled, with near-zero retry delays (tests wait on nothing)."""
+    return MonoResource(
         secret_key=sandbox.state.secret_key,
         base_url=sandbox.base_url,
         rate_limit_per_second=1000,
         rate_limit_burst=1000,
-        max_attempts=10,
+        max_attempts=max_attempts,
         retry_base_delay_seconds=0.001,
-        retry_max_delay_seconds=0.01,
+        retry_max_delay_seconds=retry_max_delay_seconds,
         page_size=page_size,
     )
+
+
+def _sync_job(sandbox: Any, database_url: str, page_size: int = 1000) -> dg.JobDefinition:
+    mono = sandbox_mono_resource(sandbox, page_size=page_size)
     return build_definitions(mono, DatabaseResource(url=database_url)).resolve_job_def("mono_sync_job")
 
 

@@ -18,13 +18,14 @@ from mono_dagster.defs.check_alert_sensor import ASSET_JOB, mono_check_alerts
 from mono_dagster.defs.failure_streak_sensor import mono_failure_streak, shard_run_outcomes, shards_of_run
 from mono_dagster.defs.launch import SHARD_TAG, run_shards
 from mono_dagster.defs.partition_range import RANGE_END_TAG, RANGE_START_TAG
-from mono_dagster.defs.resources import DatabaseResource, MonoResource
+from mono_dagster.defs.resources import DatabaseResource
 from mono_dagster.notify import NotifierResource
 from mono_dagster.pipeline import events
 from mono_dagster.pipeline.accounts import add_accounts
 from mono_dagster.sandbox.faults import FaultPlan
 from mono_dagster.storage.tables import mono_accounts, pipeline_events
 from mono_dagster_tests.notify.capture import CaptureServer
+from mono_dagster_tests.pipeline.conftest import sandbox_mono_resource
 
 ROUTING_KEY = "R0UTINGKEY0000000000000000000000"
 FAIL_EVERY_REQUEST = FaultPlan(rate=1.0, kinds=("400",))
@@ -295,15 +296,7 @@ MONO_ASSETS = [dg.AssetKey(names.RAW_ASSET), dg.AssetKey(names.CANONICAL_ASSET),
 
 def ui_asset_job(pipeline) -> dg.JobDefinition:
     """`__ASSET_JOB`, the job a UI "Materialize" or partition backfill runs, bound to the sandbox and database."""
-    mono = MonoResource(
-        secret_key=pipeline.sandbox.state.secret_key,
-        base_url=pipeline.sandbox.base_url,
-        rate_limit_per_second=1000,
-        rate_limit_burst=1000,
-        max_attempts=10,
-        retry_base_delay_seconds=0.001,
-        retry_max_delay_seconds=0.01,
-    )
+    mono = sandbox_mono_resource(pipeline.sandbox)
     job = build_definitions(mono, DatabaseResource(url=pipeline.database_url)).resolve_implicit_global_asset_job_def()
     assert job.name == ASSET_JOB == "__ASSET_JOB"
     return job

@@ -16,7 +16,7 @@ from mono_dagster.defs import names
 from mono_dagster.defs.jobs import SYNC_JOB
 from mono_dagster.defs.launch import partition_range_tags
 from mono_dagster.defs.raw_asset import RETRY_POLICY, mono_raw_transactions, retry_delay, transient_failures
-from mono_dagster.defs.resources import DatabaseResource, MonoResource
+from mono_dagster.defs.resources import DatabaseResource
 from mono_dagster.defs.schedules import mono_daily_sync
 from mono_dagster.mono.errors import MonoAuthenticationError, MonoNotFoundError, MonoUnavailableError
 from mono_dagster.pipeline.accounts import add_accounts
@@ -25,6 +25,7 @@ from mono_dagster.sandbox import FaultPlan
 from mono_dagster.settings import Settings
 from mono_dagster.storage.accounts import AccountRecord, register_accounts
 from mono_dagster.storage.tables import mono_accounts
+from mono_dagster_tests.pipeline.conftest import sandbox_mono_resource
 
 FAST_RETRY = {"ops": {names.RAW_ASSET: {"config": {"retry_delay_seconds": 0.01}}}}
 BROKEN = "0badacc0un7000000000dead"  # unknown to the sandbox: every fetch answers 404
@@ -32,15 +33,7 @@ BROKEN = "0badacc0un7000000000dead"  # unknown to the sandbox: every fetch answe
 
 def sync_job(pipeline) -> dg.JobDefinition:
     """The sync job with a client that gives up after 2 tries per request, so a 5xx outage reaches the step."""
-    mono = MonoResource(
-        secret_key=pipeline.sandbox.state.secret_key,
-        base_url=pipeline.sandbox.base_url,
-        rate_limit_per_second=1000,
-        rate_limit_burst=1000,
-        max_attempts=2,
-        retry_base_delay_seconds=0.001,
-        retry_max_delay_seconds=0.01,
-    )
+    mono = sandbox_mono_resource(pipeline.sandbox, max_attempts=2)
     return build_definitions(mono, DatabaseResource(url=pipeline.database_url)).resolve_job_def(SYNC_JOB)
 
 

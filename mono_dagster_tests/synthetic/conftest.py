@@ -13,13 +13,14 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from mono_dagster.defs.resources import DatabaseResource, MonoResource
+from mono_dagster.defs.resources import DatabaseResource
 from mono_dagster.defs.synthetic_monitoring import SYNTHETIC_JOB, mono_synthetic_check, mono_synthetic_check_job
 from mono_dagster.notify.resource import NotifierResource
 from mono_dagster.sandbox.faults import FaultPlan
 from mono_dagster.storage.engine import create_db_engine, dispose_engines
 from mono_dagster.storage.migrate import upgrade_database
 from mono_dagster.storage.synthetic_checks import SyntheticCheckRow, list_synthetic_checks
+from mono_dagster_tests.pipeline.conftest import sandbox_mono_resource
 
 
 @dataclass
@@ -74,15 +75,7 @@ class SyntheticRig:
 
     def page_to(self, pagerduty_url: str) -> None:
         """Binds the job to the real resources, with PagerDuty's Events API at `pagerduty_url`."""
-        mono = MonoResource(
-            secret_key=self.sandbox.state.secret_key,
-            base_url=self.sandbox.base_url,
-            rate_limit_per_second=1000,
-            rate_limit_burst=1000,
-            max_attempts=2,
-            retry_base_delay_seconds=0.001,
-            retry_max_delay_seconds=0.005,
-        )
+        mono = sandbox_mono_resource(self.sandbox, max_attempts=2, retry_max_delay_seconds=0.005)
         notifier = NotifierResource(
             pagerduty_routing_key="R0UTINGKEY-synthetic-tests",
             pagerduty_events_url=pagerduty_url,

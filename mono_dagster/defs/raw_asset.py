@@ -14,6 +14,7 @@ normally and the blocking `all_accounts_synced` check fails the partition, as be
 import random
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import dagster as dg
@@ -27,8 +28,9 @@ from mono_dagster.defs.run_identity import run_identity
 from mono_dagster.mono import DateWindow, MonoClient, MonoError
 from mono_dagster.mono.client import FetchResult
 from mono_dagster.mono.errors import MonoUnavailableError
+from mono_dagster.observability import metrics
 from mono_dagster.pipeline.sync import AccountSyncOutcome, sync_accounts
-from mono_dagster.storage.accounts import AccountRow, forgive_sync_failure, list_accounts
+from mono_dagster.storage.accounts import AccountRow, list_accounts, record_sync_failure
 from mono_dagster.storage.fetch_log import successful_fetches
 
 # Failures worth another attempt of the step: Mono was unavailable (the client already retried each request).
@@ -100,6 +102,17 @@ def retry_delay(policy: dg.RetryPolicy, attempt: int, base_delay: float | None =
     return delay
 
 
+def count_deferred_failures(database: DatabaseResource, outcomes: Sequence[AccountSyncOutcome]) -> None:
+    """The transient failures left out of the streak for a retry that is not happening (another account
+    failed for good in the same attempt): they are final now, so each counts once."""
+    if not outcomes:
+        return
+    with database.get_engine().begin() as conn:
+        for outcome in outcomes:
+            streak = record_sync_failure(conn, outcome.account_id, outcome.error or "", datetime.now(UTC))
+            metrics.observe_failure_streak(outcome.account_id, streak)
+
+
 def already_synced(database: DatabaseResource, run_id: str, window: DateWindow) -> set[str]:
     """Accounts whose latest fetch of this window in this run succeeded (in an earlier attempt of the step)."""
     with database.get_engine().connect() as conn:
@@ -164,22 +177,28 @@ def mono_raw_transactions(
 
     started = time.perf_counter()
     client = _ErrorRecordingClient(mono.get_client())
+    policy = context.op_def.retry_policy or RETRY_POLICY
+    may_retry = attempt < policy.max_retries
     summary = sync_accounts(
-        cast(MonoClient, client), database.get_engine(), accounts, scope.window, identity, on_account=report
+        cast(MonoClient, client),
+        database.get_engine(),
+        accounts,
+        scope.window,
+        identity,
+        on_account=report,
+        # A transient failure the step may still retry stays out of the streak until it is final.
+        count_failure=lambda exc: not (may_retry and isinstance(exc, TRANSIENT_ERRORS)),
     )
     transient = transient_failures(summary.failed, client.errors)
-    policy = context.op_def.retry_policy or RETRY_POLICY
-    if transient and attempt < policy.max_retries:
+    if transient and may_retry:
         wait = retry_delay(policy, attempt + 1, config.retry_delay_seconds)
         who = ", ".join(account_id for account_id, _ in transient)
         context.log.warning(
             f"Mono was unavailable for {len(transient)} account(s) ({who}); retrying them in {wait:.1f} s "
             f"(retry {attempt + 1} of {policy.max_retries})"
         )
-        with database.get_engine().begin() as conn:
-            for account_id, _ in transient:  # the retry is the same sync: its streak counts once, at its end
-                forgive_sync_failure(conn, account_id)
         raise dg.RetryRequested(max_retries=policy.max_retries, seconds_to_wait=wait) from transient[0][1]
+    count_deferred_failures(database, [outcome for outcome in summary.failed if not outcome.counted])
     return dg.MaterializeResult(
         metadata={
             "window": str(scope.window),

@@ -127,6 +127,13 @@ class _Context:
     tenant: str | None = None  # whose budget the requests spend (tenant rate limits), if any
     error_kwargs: dict[str, Any] = field(init=False)
 
+    @property
+    def metrics_account_id(self) -> str | None:
+        """Only transaction fetches are labelled by account: they run in run workers, which push through
+        the label budget. Account lookups also run in long-lived processes (discovery sensor, webhook
+        receiver) whose /metrics is scraped as is, so they stay under `all`."""
+        return self.account_id if self.operation == operations.FETCH_TRANSACTIONS else None
+
     def __post_init__(self) -> None:
         self.error_kwargs = {
             "operation": self.operation,
@@ -307,7 +314,7 @@ class MonoClient:
             failure = state.outcome.exception()
             reason = failure.reason if isinstance(failure, TransientMonoFailure) else "unknown"
             self._count(retries=1)
-            metrics.observe_retry(context.account_id, context.endpoint, reason)
+            metrics.observe_retry(context.metrics_account_id, context.endpoint, reason)
 
         retrying = Retrying(
             retry=retry_if_exception_type(TransientMonoFailure),
@@ -344,15 +351,17 @@ class MonoClient:
         try:
             response = self._http.get(path, params=params, headers=headers)
         except httpx.TimeoutException as exc:
-            metrics.observe_request(context.account_id, context.endpoint, "timeout", time.perf_counter() - started)
+            metrics.observe_request(
+                context.metrics_account_id, context.endpoint, "timeout", time.perf_counter() - started
+            )
             raise TransientMonoFailure(f"timeout ({exc.__class__.__name__})") from None
         except httpx.TransportError as exc:
             metrics.observe_request(
-                context.account_id, context.endpoint, "connection_error", time.perf_counter() - started
+                context.metrics_account_id, context.endpoint, "connection_error", time.perf_counter() - started
             )
             raise TransientMonoFailure(f"cannot connect ({exc.__class__.__name__})") from None
         metrics.observe_request(
-            context.account_id, context.endpoint, str(response.status_code), time.perf_counter() - started
+            context.metrics_account_id, context.endpoint, str(response.status_code), time.perf_counter() - started
         )
         return self._interpret(response, context, parse)
 

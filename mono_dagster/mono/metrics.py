@@ -1,7 +1,8 @@
 """Prometheus instrumentation of every Mono request, under the service role `mono_open_banking`.
 
 `endpoint` is the path template (`/v2/accounts/{id}/transactions`), never a real id. `account_id` is
-the account a request is about (`all` for account listings), as the RFC labels every metric; above
+the account a transaction fetch is about, as the RFC labels every metric (`all` for account listings
+and lookups, which also run in long-lived processes that are scraped, not pushed); above
 MONO_METRICS_ACCOUNT_LABEL_LIMIT the push maps it to a bucket (observability/push.py), which keeps the
 series count bounded however many accounts there are.
 """

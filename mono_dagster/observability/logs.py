@@ -39,7 +39,7 @@ class JsonLineFormatter(logging.Formatter):
             value = getattr(record, field, None)
             if value is not None:
                 line[field] = scrub_value(value)
-        # The scrubber renders the traceback into exc_text and drops exc_info; unscrubbed records keep exc_info.
+        # The scrubber renders the traceback, scrubbed, into exc_text; records it never saw have only exc_info.
         exception = record.exc_text or (self.formatException(record.exc_info) if record.exc_info else None)
         if exception:
             line["exception"] = scrub_text(exception)

@@ -116,8 +116,10 @@ class _ScrubbedAttributes(dict[str, Any]):
 def scrub_record(record: logging.LogRecord) -> logging.LogRecord:
     """Scrubs a record in place: its message, traceback, stack and string `extra=` fields.
 
-    The traceback is rendered into `exc_text` (which `logging.Formatter.format` prints instead of
-    rendering `exc_info` again) and `exc_info` is cleared, so no formatter can print it unscrubbed.
+    The traceback is rendered into `exc_text`, scrubbed: `logging.Formatter.format` prints `exc_text`
+    when it is set instead of rendering `exc_info` again. `exc_info` itself is kept, because Dagster's
+    log handler re-logs a record to the run's loggers with `exc_info=record.exc_info` (that new record
+    passes through here too); clearing it dropped every traceback from the run's console and compute logs.
     """
     try:
         message: str | None = record.getMessage()
@@ -125,10 +127,8 @@ def scrub_record(record: logging.LogRecord) -> logging.LogRecord:
         message = None
     if message is not None:
         record.msg, record.args = scrub_text(message), None
-    if record.exc_info:
-        if not record.exc_text:
-            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
-        record.exc_info = None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = _TRACEBACKS.formatException(record.exc_info)
     if record.exc_text:
         record.exc_text = scrub_text(record.exc_text)
     if record.stack_info:

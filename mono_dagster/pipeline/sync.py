@@ -47,6 +47,7 @@ class AccountSyncOutcome:
     slowest_page_seconds: float = 0.0
     failure_streak: int = 0
     error: str | None = None
+    counted: bool = True  # False: a failure left out of the streak because the step will retry it
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,11 @@ def sync_accounts(
     *,
     on_account: Callable[[AccountSyncOutcome], None] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    count_failure: Callable[[MonoError], bool] = lambda _exc: True,
 ) -> SyncSummary:
+    """`count_failure(exc)` False leaves that failure out of the account's streak (the caller retries it;
+    it counts it itself if it ends up not retrying): the escalation sensor never sees a streak grow
+    during an outage the step's retry is about to ride out."""
     outcomes: list[AccountSyncOutcome] = []
     for account in accounts:
         started = time.perf_counter()
@@ -94,7 +99,9 @@ def sync_accounts(
         except MonoError as exc:
             metrics.observe_stage(account.account_id, "sync", time.perf_counter() - started, ok=False)
             metrics.observe_error(account.account_id, "sync", exc.__class__.__name__)
-            outcome = _record_failure(engine, account.account_id, window, identity, exc, started_at, clock())
+            outcome = _record_failure(
+                engine, account.account_id, window, identity, exc, started_at, clock(), count=count_failure(exc)
+            )
             metrics.observe_failure_streak(account.account_id, outcome.failure_streak)
         else:
             outcome = _record_success(engine, result, identity, started_at)
@@ -227,11 +234,13 @@ def _record_failure(
     exc: MonoError,
     started_at: datetime,
     now: datetime,
+    *,
+    count: bool = True,
 ) -> AccountSyncOutcome:
     error = str(exc)
     with engine.begin() as conn:
-        streak = record_sync_failure(conn, account_id, error, now)
-        outcome = AccountSyncOutcome(account_id=account_id, ok=False, failure_streak=streak, error=error)
+        streak = record_sync_failure(conn, account_id, error, now, count=count)
+        outcome = AccountSyncOutcome(account_id=account_id, ok=False, failure_streak=streak, error=error, counted=count)
         record_fetch(conn, _fetch_record(account_id, window, identity, outcome, []))
         append_events(
             conn,
@@ -246,6 +255,7 @@ def _record_failure(
                     payload={
                         **events.window_payload(window.start, window.end),
                         "failures": streak,
+                        "counted_in_streak": count,
                         "error_class": exc.__class__.__name__,
                         "status_code": exc.status_code,
                         "message": error,

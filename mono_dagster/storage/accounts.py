@@ -184,35 +184,16 @@ def record_sync_success(
     )
 
 
-def record_sync_failure(conn: sa.Connection, account_id: str, error: str, at: datetime) -> int:
-    """Adds one to the account's failure streak and returns the new streak."""
+def record_sync_failure(conn: sa.Connection, account_id: str, error: str, at: datetime, *, count: bool = True) -> int:
+    """Adds one to the account's failure streak (unless `count` is False) and returns the streak."""
     statement = (
         sa.update(mono_accounts)
         .where(mono_accounts.c.account_id == account_id)
         .values(
-            failure_streak=mono_accounts.c.failure_streak + 1,
+            failure_streak=mono_accounts.c.failure_streak + (1 if count else 0),
             last_error=error[:_ERROR_LIMIT],
             last_attempt_at=at,
             updated_at=at,
-        )
-        .returning(mono_accounts.c.failure_streak)
-    )
-    streak = conn.execute(statement).scalar_one_or_none()
-    if streak is None:
-        raise UnknownAccountError(account_id)
-    return int(streak)
-
-
-def forgive_sync_failure(conn: sa.Connection, account_id: str) -> int:
-    """Takes back one failure from the streak: the step is retrying that account, so this was not a sync's end.
-
-    The retry records the failure again if it fails too, so a run counts once however many attempts it took.
-    """
-    statement = (
-        sa.update(mono_accounts)
-        .where(mono_accounts.c.account_id == account_id)
-        .values(
-            failure_streak=sa.case((mono_accounts.c.failure_streak > 0, mono_accounts.c.failure_streak - 1), else_=0)
         )
         .returning(mono_accounts.c.failure_streak)
     )

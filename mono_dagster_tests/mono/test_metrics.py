@@ -42,8 +42,20 @@ def test_requests_statuses_latency_retries_and_waits_are_recorded(sandbox, make_
     assert waited > waits_before, "a one-token bucket makes the retry wait for the rate limiter"
 
 
-def test_account_listings_are_labelled_all(sandbox, make_client):
-    labels = {"service_role": "mono_open_banking", "provider": "mono", "endpoint": "/v2/accounts", "account_id": "all"}
-    before = sample("taxpoynt_mono_client_requests_total", **labels, status="200")
-    make_client(page_size=100).list_accounts()
-    assert sample("taxpoynt_mono_client_requests_total", **labels, status="200") > before
+def test_account_listings_and_lookups_are_labelled_all(sandbox, make_client):
+    """They also run in scraped long-lived processes (discovery sensor, webhook receiver): no per-account series."""
+    common = {"service_role": "mono_open_banking", "provider": "mono", "account_id": "all", "status": "200"}
+    listing = {**common, "endpoint": "/v2/accounts"}
+    lookup = {**common, "endpoint": "/v2/accounts/{id}"}
+    before = (
+        sample("taxpoynt_mono_client_requests_total", **listing),
+        sample("taxpoynt_mono_client_requests_total", **lookup),
+    )
+    client = make_client(page_size=100)
+    client.list_accounts()
+    client.get_account(sandbox.state.account_ids()[0])
+    after = (
+        sample("taxpoynt_mono_client_requests_total", **listing),
+        sample("taxpoynt_mono_client_requests_total", **lookup),
+    )
+    assert after[0] > before[0] and after[1] > before[1]

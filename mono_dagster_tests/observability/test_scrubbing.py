@@ -190,10 +190,14 @@ def test_a_scrubbed_record_carries_its_traceback_as_text_only():
     finally:
         logger.removeHandler(keep)
     [record] = records
-    assert record.exc_info is None, "no formatter can render the traceback again, unscrubbed"
+    assert record.exc_info is not None, "kept for Dagster's handler, which re-logs it (through the scrubber)"
     assert record.exc_text and SECRET not in record.exc_text and "RuntimeError" in record.exc_text
+    rendered = logging.Formatter("%(message)s").format(record)
+    assert "RuntimeError" in rendered and SECRET not in rendered, "a formatter prints the scrubbed exc_text"
     assert record.event == "mono.fetch.failed ******3461"
-    assert type(copy.copy(record).__dict__) is dict and pickle.loads(pickle.dumps(record)).event == record.event
+    shipped = copy.copy(record)
+    shipped.exc_info = None  # what logging.handlers.QueueHandler.prepare does before pickling a record
+    assert type(shipped.__dict__) is dict and pickle.loads(pickle.dumps(shipped)).event == record.event
     made = logging.makeLogRecord({"msg": "made", "correlation_id": f"c {ACCOUNT_NUMBER}"})
     assert made.correlation_id == "c ******3461", "logging.makeLogRecord's fields are scrubbed too"
 
@@ -242,3 +246,24 @@ def test_find_leaks_names_each_kind_and_nothing_once_scrubbed():
         assert find_leaks(scrub_text(text)) == [], scrub_text(text)
     identifiers = "run 0f8a509b-6f5c-4edf-b209-426614174000 account 5f171a5302951234567890ab at 2024-01-01 12:00:00"
     assert find_leaks(identifiers) == []
+
+
+def test_a_dagster_op_logging_an_exception_keeps_its_traceback_scrubbed(capfd):
+    """Dagster re-logs each record with its exc_info to the run's console logger: the traceback must survive."""
+    import dagster as dg
+
+    @dg.op
+    def fails_and_logs(context) -> None:
+        try:
+            _raise_with(SECRET)
+        except RuntimeError:
+            context.log.exception("fetch blew up")
+
+    @dg.job
+    def logs_an_exception() -> None:
+        fails_and_logs()
+
+    assert logs_an_exception.execute_in_process().success
+    err = capfd.readouterr().err
+    assert "fetch blew up" in err and "RuntimeError" in err, "the traceback reaches the run's console log"
+    assert SECRET not in err

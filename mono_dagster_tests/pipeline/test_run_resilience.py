@@ -3,6 +3,7 @@ and the daily schedule's clock. Runs go through the real sync job against the sa
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,16 +16,23 @@ from mono_dagster.definitions import build_definitions
 from mono_dagster.defs import names
 from mono_dagster.defs.jobs import SYNC_JOB
 from mono_dagster.defs.launch import partition_range_tags
-from mono_dagster.defs.raw_asset import RETRY_POLICY, mono_raw_transactions, retry_delay, transient_failures
+from mono_dagster.defs.raw_asset import (
+    RETRY_POLICY,
+    count_deferred_failures,
+    mono_raw_transactions,
+    retry_delay,
+    transient_failures,
+)
 from mono_dagster.defs.resources import DatabaseResource
 from mono_dagster.defs.schedules import mono_daily_sync
+from mono_dagster.mono import DateWindow
 from mono_dagster.mono.errors import MonoAuthenticationError, MonoNotFoundError, MonoUnavailableError
 from mono_dagster.pipeline.accounts import add_accounts
-from mono_dagster.pipeline.sync import AccountSyncOutcome
+from mono_dagster.pipeline.sync import AccountSyncOutcome, RunIdentity, sync_accounts
 from mono_dagster.sandbox import FaultPlan
 from mono_dagster.settings import Settings
-from mono_dagster.storage.accounts import AccountRecord, register_accounts
-from mono_dagster.storage.tables import mono_accounts
+from mono_dagster.storage.accounts import AccountRecord, list_accounts, register_accounts
+from mono_dagster.storage.tables import mono_accounts, pipeline_events
 from mono_dagster_tests.pipeline.conftest import sandbox_mono_resource
 
 FAST_RETRY = {"ops": {names.RAW_ASSET: {"config": {"retry_delay_seconds": 0.01}}}}
@@ -178,3 +186,37 @@ def test_the_daily_sync_runs_on_lagos_time_at_the_configured_cron():
     root = Path(__file__).parents[2]
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True, cwd=root)
     assert out.stdout.strip().splitlines()[-1] == "45 4 * * * | Africa/Lagos"
+
+
+def test_a_failure_the_step_may_retry_stays_out_of_the_streak_until_it_is_final(pipeline, last_days):
+    """The escalation sensor reads the registry every 2 minutes: a retry-able outage must not grow the streak
+    mid-run. If the step ends up not retrying (another account failed for good), it counts the failure once."""
+    start, end = last_days(1)
+    [account] = sorted(pipeline.sandbox.state.account_ids())[:1]
+    on_shard_zero(pipeline, [account])
+    pipeline.sandbox.state.set_fault_plan(FaultPlan(rate=1.0, kinds=("503",)))
+    with pipeline.engine.connect() as conn:
+        rows = list_accounts(conn)
+    identity = RunIdentity(run_id="run-deferred", correlation_id="c-deferred")
+    client = sandbox_mono_resource(pipeline.sandbox, max_attempts=1).build_client()
+    with client:
+        summary = sync_accounts(
+            client, pipeline.engine, rows, DateWindow(start, end), identity, count_failure=lambda _exc: False
+        )
+    [outcome] = summary.failed
+    assert not outcome.counted and streak_of(pipeline, account) == 0, "left out while a retry may come"
+    with pipeline.engine.connect() as conn:
+        payload = conn.execute(
+            sa.select(pipeline_events.c.payload).where(pipeline_events.c.event_name == "mono.fetch.failed")
+        ).scalar_one()
+    assert json.loads(payload)["counted_in_streak"] is False
+
+    count_deferred_failures(DatabaseResource(url=pipeline.database_url), summary.failed)
+    assert streak_of(pipeline, account) == 1, "counted once when it became final"
+
+
+def streak_of(pipeline, account: str) -> int:
+    with pipeline.engine.connect() as conn:
+        return conn.execute(
+            sa.select(mono_accounts.c.failure_streak).where(mono_accounts.c.account_id == account)
+        ).scalar_one()

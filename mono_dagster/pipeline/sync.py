@@ -145,22 +145,19 @@ def _record_success(
         slowest_page_seconds=result.slowest_page_seconds,
     )
     notices = _fetch_notices(result, identity)
+    account_id, window = result.account_id, result.window
     lifecycle = [
-        _fetch_started(result.account_id, result.window, identity, started_at),
-        PipelineEvent(
-            event_name=events.FETCH_COMPLETED,
-            account_id=result.account_id,
-            correlation_id=identity.correlation_id,
-            run_id=identity.run_id,
-            partition_key=identity.partition_key,
-            payload={
-                **events.window_payload(result.window.start, result.window.end),
-                "transactions": outcome.transactions,
-                "pages": outcome.pages,
-                "requests": outcome.requests,
-                "retries": outcome.retries,
-                "elapsed_seconds": round(outcome.elapsed_seconds, 3),
-            },
+        _fetch_event(events.FETCH_STARTED, account_id, window, identity, started_at=started_at.isoformat()),
+        _fetch_event(
+            events.FETCH_COMPLETED,
+            account_id,
+            window,
+            identity,
+            transactions=outcome.transactions,
+            pages=outcome.pages,
+            requests=outcome.requests,
+            retries=outcome.retries,
+            elapsed_seconds=round(outcome.elapsed_seconds, 3),
         ),
     ]
     with engine.begin() as conn:
@@ -179,51 +176,41 @@ def _record_success(
     return outcome
 
 
-def _fetch_notices(result: FetchResult, identity: RunIdentity) -> list[PipelineEvent]:
-    notices = []
-    common = {
-        "correlation_id": identity.correlation_id,
-        "run_id": identity.run_id,
-        "partition_key": identity.partition_key,
-        "account_id": result.account_id,
-    }
-    if not result.transactions:
-        notices.append(
-            PipelineEvent(
-                event_name=events.FETCH_ZERO_TRANSACTIONS,
-                payload={
-                    **events.window_payload(result.window.start, result.window.end),
-                    "pages": len(result.pages),
-                },
-                **common,
-            )
-        )
-    if result.slowest_page_seconds > events.LATENCY_SLA_SECONDS:
-        notices.append(
-            PipelineEvent(
-                event_name=events.FETCH_LATENCY_SLA_EXCEEDED,
-                payload={
-                    **events.window_payload(result.window.start, result.window.end),
-                    "slowest_page_seconds": round(result.slowest_page_seconds, 3),
-                    "sla_seconds": events.LATENCY_SLA_SECONDS,
-                    "retries": result.retries,
-                },
-                **common,
-            )
-        )
-    return notices
-
-
-def _fetch_started(account_id: str, window: DateWindow, identity: RunIdentity, started_at: datetime) -> PipelineEvent:
-    """The RFC's `mono.fetch.started`, written with the fetch's outcome (the outbox only holds committed work)."""
+def _fetch_event(
+    name: str, account_id: str, window: DateWindow, identity: RunIdentity, **payload: object
+) -> PipelineEvent:
+    """One of the fetch's outbox events: the run's identity, the window, and what the event adds."""
     return PipelineEvent(
-        event_name=events.FETCH_STARTED,
+        event_name=name,
         account_id=account_id,
         correlation_id=identity.correlation_id,
         run_id=identity.run_id,
         partition_key=identity.partition_key,
-        payload={**events.window_payload(window.start, window.end), "started_at": started_at.isoformat()},
+        payload={**events.window_payload(window.start, window.end), **payload},
     )
+
+
+def _fetch_notices(result: FetchResult, identity: RunIdentity) -> list[PipelineEvent]:
+    notices = []
+    if not result.transactions:
+        notices.append(
+            _fetch_event(
+                events.FETCH_ZERO_TRANSACTIONS, result.account_id, result.window, identity, pages=len(result.pages)
+            )
+        )
+    if result.slowest_page_seconds > events.LATENCY_SLA_SECONDS:
+        notices.append(
+            _fetch_event(
+                events.FETCH_LATENCY_SLA_EXCEEDED,
+                result.account_id,
+                result.window,
+                identity,
+                slowest_page_seconds=round(result.slowest_page_seconds, 3),
+                sla_seconds=events.LATENCY_SLA_SECONDS,
+                retries=result.retries,
+            )
+        )
+    return notices
 
 
 def _record_failure(
@@ -245,21 +232,18 @@ def _record_failure(
         append_events(
             conn,
             [
-                _fetch_started(account_id, window, identity, started_at),
-                PipelineEvent(
-                    event_name=events.FETCH_FAILED,
-                    account_id=account_id,
-                    correlation_id=identity.correlation_id,
-                    run_id=identity.run_id,
-                    partition_key=identity.partition_key,
-                    payload={
-                        **events.window_payload(window.start, window.end),
-                        "failures": streak,
-                        "counted_in_streak": count,
-                        "error_class": exc.__class__.__name__,
-                        "status_code": exc.status_code,
-                        "message": error,
-                    },
+                # The RFC's `mono.fetch.started`, written with the outcome (the outbox only holds committed work).
+                _fetch_event(events.FETCH_STARTED, account_id, window, identity, started_at=started_at.isoformat()),
+                _fetch_event(
+                    events.FETCH_FAILED,
+                    account_id,
+                    window,
+                    identity,
+                    failures=streak,
+                    counted_in_streak=count,
+                    error_class=exc.__class__.__name__,
+                    status_code=exc.status_code,
+                    message=error,
                 ),
             ],
         )

@@ -100,11 +100,13 @@ def _prefer_lz4(conn: sa.Connection) -> None:
     """
     if conn.dialect.name != "postgresql":
         return
-    supported = conn.execute(
-        sa.text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
-    ).scalar()
-    if supported:
-        conn.execute(sa.text("SET LOCAL default_toast_compression = 'lz4'"))
+    # One round trip: set_config(..., is_local => true) is SET LOCAL, applied only where lz4 is offered.
+    conn.execute(
+        sa.text(
+            "SELECT set_config('default_toast_compression', 'lz4', true) FROM pg_settings "
+            "WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+        )
+    )
 
 
 def _ids_by_key(conn: sa.Connection, keys: Iterable[_PageKey]) -> dict[_PageKey, int]:

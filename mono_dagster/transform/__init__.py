@@ -1,6 +1,6 @@
 """Mono raw transactions → TaxPoynt canonical transactions: pure functions on DataFrames.
 
-No Dagster, no I/O: the Dagster layer calls `build_raw_frame`, `to_canonical` and `validate_canonical`
+No Dagster, no I/O: the pipeline calls `build_raw_frame_from_pages`, `to_canonical` and `validate_canonical`
 and decides what to do with the result. Column contracts live in `mono_dagster.records`; every column
 is documented in `docs/canonical_schema.md`.
 """

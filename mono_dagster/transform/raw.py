@@ -1,6 +1,7 @@
 """The raw frame: one row per Mono transaction object, exactly as Mono sent it, plus lineage.
 
-`build_raw_frame` is the only place that reads Mono's JSON objects; everything after it works on columns.
+`build_raw_frame_from_pages` (and `build_raw_frame`, its form for grouped records) is the only place that
+reads Mono's JSON objects; everything after it works on columns.
 It must not clean or coerce anything: a bad value has to reach the quarantine unchanged.
 """
 
@@ -48,11 +49,12 @@ def build_raw_frame_from_pages(pages: Iterable[tuple[str, int, Sequence[Any]]]) 
     page_ids: list[int] = []
     fields: dict[str, list[Any]] = {field: [] for field in RAW_TRANSACTION_FIELDS}
     for account_id, page_id, objects in pages:
-        mappings = _as_mappings(objects)
+        plain = all(type(obj) is dict for obj in objects)  # what JSON gives: once per page, not per field
+        mappings = list(objects) if plain else [obj if isinstance(obj, Mapping) else _EMPTY for obj in objects]
         account_ids.extend(repeat(account_id, len(mappings)))
         page_ids.extend(repeat(page_id, len(mappings)))
         for field, values in fields.items():
-            values.extend(_field_values(mappings, field))
+            values.extend(_field_values(mappings, field, plain=plain))
     columns: dict[str, Any] = {
         "account_id": _object_series(account_ids),
         "raw_page_id": pd.Series(page_ids, dtype="int64"),
@@ -62,15 +64,11 @@ def build_raw_frame_from_pages(pages: Iterable[tuple[str, int, Sequence[Any]]]) 
     return pd.DataFrame(columns, columns=list(RAW_FRAME_COLUMNS))
 
 
-def _as_mappings(objects: Sequence[Any]) -> list[Mapping[str, Any]]:
-    if all(type(obj) is dict for obj in objects):  # what JSON gives: skip the slower ABC check
-        return list(objects)
-    return [obj if isinstance(obj, Mapping) else _EMPTY for obj in objects]
+def _field_values(objects: list[Mapping[str, Any]], field: str, *, plain: bool) -> list[Any]:
+    """One field of every object (None when absent); ``id`` falls back to the legacy ``_id``.
 
-
-def _field_values(objects: list[Mapping[str, Any]], field: str) -> list[Any]:
-    """One field of every object (None when absent); ``id`` falls back to the legacy ``_id``."""
-    if all(type(obj) is dict for obj in objects):
+    `plain`: every object is a dict, so the faster `dict.get` reads them."""
+    if plain:
         values = list(map(dict.get, objects, repeat(field)))
     else:
         values = [obj.get(field) for obj in objects]

@@ -109,12 +109,12 @@ def validate_canonical(frame: pd.DataFrame) -> SchemaReport:
             # inplace: the schema coerces nothing, so this only skips Pandera's defensive copy of the batch.
             CanonicalTransactionSchema.validate(frame, lazy=True, inplace=True)
     except SchemaErrors as errors:
-        _drop_pandera_accessor(frame)
         cases = errors.failure_cases
         guarded = cases["check"].map({name: column for name, (_, column) in checks.FRAME_CHECKS.items()})
         cases = cases[guarded.isna() | cases["column"].eq(guarded)]
         return SchemaReport(passed=False, num_failures=len(cases), failure_sample=_masked_sample(cases))
-    _drop_pandera_accessor(frame)
+    finally:
+        _drop_pandera_accessor(frame)
     return SchemaReport(passed=True, num_failures=0)
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mono_dagster.observability.scrub import find_leaks, install_log_scrubber, scrub_text
+from mono_dagster.observability.scrub import RECORD_ATTRIBUTES, find_leaks, install_log_scrubber, scrub_text
 
 if TYPE_CHECKING:
     from mono_dagster.sandbox import SandboxServer
@@ -109,10 +109,6 @@ def sandbox() -> Iterator[SandboxServer]:
 
 # -- the session-wide leak check ------------------------------------------------------------------------
 
-_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", logging.INFO, "", 0, "", None, None).__dict__) | {
-    "message",
-    "asctime",
-}
 _MAX_REPORTED_LEAKS = 50
 
 
@@ -126,7 +122,7 @@ class _FullFormatter(logging.Formatter):
         extras = [
             f"{key}={value}"
             for key, value in record.__dict__.items()
-            if key not in _RECORD_ATTRIBUTES and isinstance(value, str)
+            if key not in RECORD_ATTRIBUTES and isinstance(value, str)
         ]
         text = super().format(record)
         return f"{text} [{' '.join(extras)}]" if extras else text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mono_dagster.cli.common import client_from_environment, one_line_errors
+from mono_dagster.cli.common import client_from_environment, engine_from_environment, one_line_errors
 from mono_dagster.cli.tables import render_table
 from mono_dagster.pipeline.accounts import add_accounts, discover_accounts
 from mono_dagster.settings import Settings
@@ -14,14 +14,6 @@ from mono_dagster.storage.accounts import (
     set_account_status,
     set_account_tenant,
 )
-from mono_dagster.storage.engine import create_db_engine, resolve_database_url
-from mono_dagster.storage.migrate import ensure_schema_current
-
-
-def _engine():  # noqa: ANN202 - a SQLAlchemy Engine
-    url = resolve_database_url()
-    ensure_schema_current(url, upgrade=url.startswith("sqlite"))
-    return create_db_engine(url)
 
 
 @click.group("accounts")
@@ -36,7 +28,9 @@ def discover_command(tenant: str) -> None:
     """Register every account GET /v2/accounts lists."""
     settings = Settings.from_env()
     with client_from_environment(settings) as client:
-        registration = discover_accounts(client, _engine(), shard_count=settings.shard_count, tenant=tenant)
+        registration = discover_accounts(
+            client, engine_from_environment(), shard_count=settings.shard_count, tenant=tenant
+        )
     click.echo(f"{len(registration.records)} account(s) listed by Mono, {len(registration.new_ids)} newly registered")
 
 
@@ -48,7 +42,9 @@ def add_command(account_ids: tuple[str, ...], tenant: str) -> None:
     """Register the given Mono account ids (each is checked with Mono first)."""
     settings = Settings.from_env()
     with client_from_environment(settings) as client:
-        registration = add_accounts(client, _engine(), account_ids, shard_count=settings.shard_count, tenant=tenant)
+        registration = add_accounts(
+            client, engine_from_environment(), account_ids, shard_count=settings.shard_count, tenant=tenant
+        )
     click.echo(
         f"{len(registration.records)} account(s) checked with Mono, {len(registration.new_ids)} newly registered"
     )
@@ -65,7 +61,7 @@ def add_command(account_ids: tuple[str, ...], tenant: str) -> None:
 @one_line_errors
 def list_command(statuses: tuple[str, ...]) -> None:
     """Show the registry; account numbers are masked."""
-    with _engine().connect() as conn:
+    with engine_from_environment().connect() as conn:
         rows = list_accounts(conn, statuses=statuses or None)
     click.echo(
         render_table(
@@ -111,7 +107,7 @@ def update_command(account_ids: tuple[str, ...], tenant: str | None, status: str
     """Change registered accounts' tenant or status, all in one transaction (no Mono call)."""
     if tenant is None and status is None:
         raise click.UsageError("give --tenant and/or --status")
-    with _engine().begin() as conn:
+    with engine_from_environment().begin() as conn:
         for account_id in account_ids:
             if tenant is not None:
                 set_account_tenant(conn, account_id, tenant)

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from mono_dagster.mono import MonoClient, MonoError, RetrySettings, SecretBackedMonoTokenProvider
@@ -18,10 +19,18 @@ from mono_dagster.observability.logs import JsonLineFormatter, log_format_from_e
 from mono_dagster.observability.scrub import install_log_scrubber
 from mono_dagster.settings import Settings, SettingsError
 from mono_dagster.storage.accounts import UnknownAccountError
-from mono_dagster.storage.migrate import SchemaNotCurrentError
+from mono_dagster.storage.engine import create_db_engine, resolve_database_url
+from mono_dagster.storage.migrate import SchemaNotCurrentError, ensure_schema_current
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_USAGE_OR_INPUT = 2
+
+
+def engine_from_environment() -> Engine:
+    """The pipeline's database; an embedded SQLite one is migrated, Postgres must already be current."""
+    url = resolve_database_url()
+    ensure_schema_current(url, upgrade=url.startswith("sqlite"))
+    return create_db_engine(url)
 
 
 def one_line_errors(command: F) -> F:

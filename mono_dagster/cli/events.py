@@ -6,36 +6,24 @@ dead-letter queue. The RFC's rollback step 3 is `mono-dagster events dlq purge -
 
 from __future__ import annotations
 
-import functools
 import logging
 import signal
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any, TypeVar
 
 import click
 
-from mono_dagster.cli.common import one_line_errors
+from mono_dagster.cli.common import engine_from_environment, one_line_errors
 from mono_dagster.cli.tables import render_table
-from mono_dagster.events.dead_letters import DeadLetter, DeadLetterError, DeadLetterFilter, DeadLetterQueue
+from mono_dagster.events.dead_letters import DeadLetter, DeadLetterFilter, DeadLetterQueue
 from mono_dagster.events.publishers import publisher_from_settings, topology_from_settings
 from mono_dagster.events.publishers.amqp import quiet_pika_logs
 from mono_dagster.events.relay import OutboxRelay
 from mono_dagster.observability.metrics_server import start_metrics_server
 from mono_dagster.settings import Settings
-from mono_dagster.storage.engine import create_db_engine, resolve_database_url
-from mono_dagster.storage.migrate import ensure_schema_current
 
 EXIT_INCOMPLETE = 1
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _engine():  # noqa: ANN202 - a SQLAlchemy Engine
-    url = resolve_database_url()
-    ensure_schema_current(url, upgrade=url.startswith("sqlite"))
-    return create_db_engine(url)
 
 
 def _parse_time(_ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -86,7 +74,7 @@ def relay_command(
     if metrics_port is not None and start_metrics_server(metrics_port) is None:
         raise ValueError(f"cannot serve /metrics on port {metrics_port} (in use?)")
     publisher = publisher_from_settings(settings)
-    relay = OutboxRelay(_engine(), publisher, batch_size=batch_size or settings.events_relay_batch_size)
+    relay = OutboxRelay(engine_from_environment(), publisher, batch_size=batch_size or settings.events_relay_batch_size)
     try:
         if once:
             summary = relay.run_once(max_events)
@@ -145,23 +133,10 @@ def _render(letters: list[DeadLetter]) -> str:
     )
 
 
-def _dlq_errors(command: F) -> F:
-    """Broker trouble ends in one line and exit 2, like every other expected failure."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except DeadLetterError as exc:
-            raise ValueError(str(exc)) from exc
-
-    return one_line_errors(wrapper)  # type: ignore[return-value]
-
-
 @dlq_group.command("list")
 @_filter_options
 @click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
-@_dlq_errors
+@one_line_errors
 def dlq_list_command(event_pattern: str | None, before: datetime | None, limit: int) -> None:
     """Show dead-lettered events (left in the queue): name, masked account, age, why they died."""
     outcome = _queue().list(DeadLetterFilter(event_pattern, before), limit=limit)
@@ -173,7 +148,7 @@ def dlq_list_command(event_pattern: str | None, before: datetime | None, limit: 
 @dlq_group.command("replay")
 @_filter_options
 @click.option("--limit", type=click.IntRange(min=1), default=100_000, show_default=True)
-@_dlq_errors
+@one_line_errors
 def dlq_replay_command(event_pattern: str | None, before: datetime | None, limit: int) -> None:
     """Republish matching events to the queue that rejected them (same message id), then drop them from the DLQ."""
     outcome = _queue().replay(DeadLetterFilter(event_pattern, before), limit=limit)
@@ -187,7 +162,7 @@ def dlq_replay_command(event_pattern: str | None, before: datetime | None, limit
 @dlq_group.command("purge")
 @_filter_options
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@_dlq_errors
+@one_line_errors
 def dlq_purge_command(event_pattern: str | None, before: datetime | None, yes: bool) -> None:
     """Drop matching events from the dead-letter queue for good (the RFC's rollback step 3)."""
     queue = _queue()

@@ -6,21 +6,11 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import Engine
 
-from mono_dagster.cli.common import one_line_errors
+from mono_dagster.cli.common import engine_from_environment, one_line_errors
 from mono_dagster.cli.tables import render_table
-from mono_dagster.storage.engine import create_db_engine, describe_url, resolve_database_url
-from mono_dagster.storage.migrate import ensure_schema_current
+from mono_dagster.storage.engine import describe_url
 from mono_dagster.storage.webhook_inbox import recent_rows
-
-
-def _engine() -> Engine:
-    """The pipeline's database; an embedded SQLite one is migrated, Postgres must already be current."""
-    url = resolve_database_url()
-    engine = create_db_engine(url)
-    ensure_schema_current(url, upgrade=engine.dialect.name == "sqlite")
-    return engine
 
 
 @click.group("webhooks")
@@ -39,7 +29,7 @@ def serve_command(host: str, port: int) -> None:
     from mono_dagster.webhooks.server import serve
 
     config = WebhookConfig.from_env()
-    engine = _engine()
+    engine = engine_from_environment()
     app = build_app(config, engine)
 
     def announce(base_url: str) -> None:
@@ -57,7 +47,7 @@ def serve_command(host: str, port: int) -> None:
 @one_line_errors
 def inbox_command(limit: int) -> None:
     """Show the newest deliveries and what the inbox sensor did with them (blank outcome: not yet processed)."""
-    with _engine().connect() as conn:
+    with engine_from_environment().connect() as conn:
         rows = recent_rows(conn, limit)
     click.echo(
         render_table(

@@ -13,9 +13,9 @@ normally and the blocking `all_accounts_synced` check fails the partition, as be
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
 import dagster as dg
 from pydantic import Field
@@ -25,8 +25,7 @@ from mono_dagster.defs.asset_common import COMMON_ASSET_ARGS
 from mono_dagster.defs.partition_range import RunScope, run_scope
 from mono_dagster.defs.resources import DatabaseResource, MonoResource
 from mono_dagster.defs.run_identity import run_identity
-from mono_dagster.mono import DateWindow, MonoClient, MonoError
-from mono_dagster.mono.client import FetchResult
+from mono_dagster.mono import DateWindow, MonoError
 from mono_dagster.mono.errors import MonoUnavailableError
 from mono_dagster.observability import metrics
 from mono_dagster.pipeline.sync import AccountSyncOutcome, sync_accounts
@@ -57,27 +56,8 @@ class SyncConfig(dg.Config):
     )
 
 
-class _ErrorRecordingClient:
-    """The Mono client as `sync_accounts` uses it, remembering each account's error: the outcome keeps only
-    its text, and whether a retry can help depends on its class."""
-
-    def __init__(self, client: MonoClient) -> None:
-        self._client = client
-        self.errors: dict[str, MonoError] = {}
-
-    def fetch_transactions(self, account_id: str, window: DateWindow, **kwargs: Any) -> FetchResult:
-        try:
-            return self._client.fetch_transactions(account_id, window, **kwargs)
-        except MonoError as exc:
-            self.errors[account_id] = exc
-            raise
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-
 def transient_failures(
-    failed: Sequence[AccountSyncOutcome], errors: dict[str, MonoError]
+    failed: Sequence[AccountSyncOutcome], errors: Mapping[str, MonoError | None]
 ) -> list[tuple[str, MonoError]] | None:
     """The failures, when there are some and every one of them is transient; else None (no retry helps)."""
     found = [(outcome.account_id, errors.get(outcome.account_id)) for outcome in failed]
@@ -176,11 +156,10 @@ def mono_raw_transactions(
         context.log.info(f"[{progress['done']}/{len(accounts)}] account {outcome.account_id}: {status}")
 
     started = time.perf_counter()
-    client = _ErrorRecordingClient(mono.get_client())
-    policy = context.op_def.retry_policy or RETRY_POLICY
+    policy = RETRY_POLICY
     may_retry = attempt < policy.max_retries
     summary = sync_accounts(
-        cast(MonoClient, client),
+        mono.get_client(),
         database.get_engine(),
         accounts,
         scope.window,
@@ -189,7 +168,9 @@ def mono_raw_transactions(
         # A transient failure the step may still retry stays out of the streak until it is final.
         count_failure=lambda exc: not (may_retry and isinstance(exc, TRANSIENT_ERRORS)),
     )
-    transient = transient_failures(summary.failed, client.errors)
+    transient = transient_failures(
+        summary.failed, {outcome.account_id: outcome.exception for outcome in summary.failed}
+    )
     if transient and may_retry:
         wait = retry_delay(policy, attempt + 1, config.retry_delay_seconds)
         who = ", ".join(account_id for account_id, _ in transient)

@@ -34,7 +34,7 @@ from mono_dagster.events.publishers.amqp_topology import AmqpTopology, connectio
 REPLAY_COUNT_HEADER = "x-taxpoynt-replays"
 
 
-class DeadLetterError(RuntimeError):
+class DeadLetterError(ValueError):
     """The broker could not be reached or refused an operation; the message says which."""
 
 

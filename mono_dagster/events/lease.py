@@ -35,10 +35,6 @@ class RelayLease:
         self._file: IO[str] | None = None
         self._held = False
 
-    @property
-    def held(self) -> bool:
-        return self._held
-
     def acquire(self) -> bool:
         """Takes the lease if it is free; never waits. True when this relay holds it."""
         if self._held:
@@ -93,12 +89,6 @@ class RelayLease:
         if handle is not None:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
             handle.close()
-
-    def __enter__(self) -> RelayLease:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.release()
 
 
 def _sqlite_lock_path(engine: sa.Engine) -> Path | None:

@@ -21,7 +21,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -35,15 +35,12 @@ from mono_dagster.events.publishers import publisher_from_settings
 from mono_dagster.events.publishers.base import Publisher, PublishError
 from mono_dagster.settings import Settings
 from mono_dagster.storage.outbox import StoredEvent, mark_delivered, record_failed_delivery, undelivered_events
+from mono_dagster.storage.tables import utcnow
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 100
 PROGRESS_EVERY = 1000  # events per pass of the long-running relay (one progress line each)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ class OutboxRelay:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_backoff_seconds: float = 30.0,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = engine
         self.publisher = publisher

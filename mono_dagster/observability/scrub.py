@@ -86,7 +86,7 @@ def find_leaks(text: str) -> list[str]:
 
 
 # A record's attributes that are not `extra=` fields.
-_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", logging.INFO, "", 0, "", None, None).__dict__) | {
+RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", logging.INFO, "", 0, "", None, None).__dict__) | {
     "message",
     "asctime",
 }
@@ -134,7 +134,7 @@ def scrub_record(record: logging.LogRecord) -> logging.LogRecord:
     if record.stack_info:
         record.stack_info = scrub_text(record.stack_info)
     for key, value in list(record.__dict__.items()):
-        if key not in _RECORD_ATTRIBUTES and isinstance(value, str):
+        if key not in RECORD_ATTRIBUTES and isinstance(value, str):
             record.__dict__[key] = scrub_text(value)
     if type(record.__dict__) is dict:
         record.__dict__ = _ScrubbedAttributes(record.__dict__)

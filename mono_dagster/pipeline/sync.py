@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
@@ -48,6 +48,7 @@ class AccountSyncOutcome:
     failure_streak: int = 0
     error: str | None = None
     counted: bool = True  # False: a failure left out of the streak because the step will retry it
+    exception: MonoError | None = field(default=None, compare=False, repr=False)  # what the failure raised
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,9 @@ def _record_failure(
     error = str(exc)
     with engine.begin() as conn:
         streak = record_sync_failure(conn, account_id, error, now, count=count)
-        outcome = AccountSyncOutcome(account_id=account_id, ok=False, failure_streak=streak, error=error, counted=count)
+        outcome = AccountSyncOutcome(
+            account_id=account_id, ok=False, failure_streak=streak, error=error, counted=count, exception=exc
+        )
         record_fetch(conn, _fetch_record(account_id, window, identity, outcome, []))
         append_events(
             conn,

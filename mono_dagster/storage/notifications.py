@@ -101,12 +101,11 @@ def get_notification(conn: sa.Connection, dedup_key: str) -> NotificationRow | N
 
 def open_notifications(conn: sa.Connection, key_prefix: str) -> list[NotificationRow]:
     """Open keys starting with `key_prefix`, ordered by key (sensors resolve the ones whose problem ended)."""
-    escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     query = (
         sa.select(alert_notifications)
         .where(
             alert_notifications.c.status == "open",
-            alert_notifications.c.dedup_key.like(f"{escaped}%", escape="\\"),
+            alert_notifications.c.dedup_key.startswith(key_prefix, autoescape=True),
         )
         .order_by(alert_notifications.c.dedup_key)
     )

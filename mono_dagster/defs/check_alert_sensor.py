@@ -19,7 +19,7 @@ from mono_dagster.defs import names
 from mono_dagster.defs.freshness import freshness_check_job
 from mono_dagster.defs.jobs import SYNC_JOB
 from mono_dagster.defs.kill_switch import kill_switch_reason
-from mono_dagster.defs.partition_range import RANGE_END_TAG, RANGE_START_TAG
+from mono_dagster.defs.partition_range import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 from mono_dagster.defs.resources import DatabaseResource
 from mono_dagster.notify import Alert, NotifierResource
 from mono_dagster.notify.check_alerts import CheckEvaluation, check_alert, evaluation_from_dagster
@@ -35,7 +35,6 @@ MONO_ASSET_KEYS: frozenset[dg.AssetKey] = frozenset(
 )
 FIRST_LOOK_BACK = timedelta(hours=24)  # a sensor with no cursor yet looks this far back, not at all history
 RUNS_PER_TICK = 200
-PARTITION_TAG = "dagster/partition"
 
 
 def run_partition(tags: dict[str, str]) -> str:

@@ -20,7 +20,7 @@ from mono_dagster.defs.check_alert_sensor import ASSET_JOB, may_touch_mono_asset
 from mono_dagster.defs.jobs import SYNC_JOB
 from mono_dagster.defs.kill_switch import kill_switch_reason
 from mono_dagster.defs.launch import SHARD_TAG
-from mono_dagster.defs.partition_range import RANGE_END_TAG, RANGE_START_TAG, scope_from_keys
+from mono_dagster.defs.partition_range import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, scope_from_keys
 from mono_dagster.defs.partitions import shard_index, shard_partitions
 from mono_dagster.defs.resources import DatabaseResource
 from mono_dagster.defs.run_identity import CORRELATION_TAG, correlation_id_for_run
@@ -29,7 +29,6 @@ from mono_dagster.notify.escalation import ShardRunOutcome, ShardStreak, evaluat
 from mono_dagster.pipeline.events import FAILURE_STREAK_ESCALATION
 
 RUN_HISTORY_LIMIT = 500  # newest finished runs read per job per tick (about two months of daily runs x 8 shards)
-PARTITION_TAG = "dagster/partition"
 WILL_RETRY_TAG = "dagster/will_retry"  # set on a failed run that `run_retries` will launch again
 STREAK_JOBS: tuple[str, ...] = (SYNC_JOB, ASSET_JOB)
 

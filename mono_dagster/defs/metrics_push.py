@@ -18,14 +18,12 @@ from collections.abc import Collection, Mapping
 import dagster as dg
 from sqlalchemy import Engine
 
-from mono_dagster.defs.partition_range import RANGE_END_TAG, RANGE_START_TAG, scope_from_keys
+from mono_dagster.defs.partition_range import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, scope_from_keys
 from mono_dagster.defs.partitions import shard_key
 from mono_dagster.observability.metrics import AccountLabelPolicy, bucket_gauge_values, fleet_size
 from mono_dagster.observability.push import BucketGauges, gateway_url_from_env, push_run_metrics
 
 logger = logging.getLogger(__name__)
-
-PARTITION_TAG = "dagster/partition"
 
 
 def run_shard_keys(tags: dict[str, str]) -> list[str]:

@@ -23,6 +23,7 @@ from mono_dagster.mono import DateWindow
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"  # a single-partition run's key
 
 
 @dataclass(frozen=True)

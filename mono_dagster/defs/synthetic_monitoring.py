@@ -90,12 +90,12 @@ def mono_synthetic_check_job() -> None:
 )
 def mono_synthetic_check(context: dg.ScheduleEvaluationContext) -> dg.SkipReason | dg.RunRequest:
     reason = kill_switch_reason()
-    if reason is None and not Settings.from_env().synthetic_account_id:
+    settings = Settings.from_env()
+    if reason is None and not settings.synthetic_account_id:
         reason = NOT_CONFIGURED
     if reason is not None:
         context.log.info(reason)
         return dg.SkipReason(reason)
-    settings = Settings.from_env()
     scheduled = (context.scheduled_execution_time or datetime.now(UTC)).astimezone(UTC)
     config = {"account_id": settings.synthetic_account_id, "window_days": settings.synthetic_window_days}
     return dg.RunRequest(

@@ -12,9 +12,10 @@ from __future__ import annotations
 from prometheus_client import Counter, Histogram
 
 from mono_dagster.mono.operations import SERVICE_ROLE
+from mono_dagster.observability.metrics import ALL_ACCOUNTS
 
-# The label of requests about no single account (listing accounts); the pipeline metrics use the same.
-NO_ACCOUNT = "all"
+# The label of requests about no single account: the pipeline metrics' own, which the label budget passes through.
+NO_ACCOUNT = ALL_ACCOUNTS
 
 # Buckets bracket the RFC's 2 s latency SLA finely, then reach out to the client's read timeout.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mono_dagster.notify.alert import Alert
-from mono_dagster.observability.scrub import scrub_text
+from mono_dagster.observability.scrub import scrub_text, scrub_value
 
 SUMMARY_LIMIT = 1_024  # PagerDuty's summary limit
 TEXT_LIMIT = 2_000  # a detail's text, and a Slack field's limit
@@ -20,17 +20,7 @@ def scrubbed_summary(alert: Alert) -> str:
 
 def scrubbed_details(details: Mapping[str, object]) -> dict[str, Any]:
     """JSON-ready details: keys as text, strings scrubbed and cut to 2000 characters."""
-    return {str(key): _bounded(_scrub_value(_jsonable(value))) for key, value in details.items()}
-
-
-def _scrub_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return scrub_text(value)
-    if isinstance(value, dict):
-        return {key: _scrub_value(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_scrub_value(item) for item in value]
-    return value
+    return {str(key): _bounded(scrub_value(_jsonable(value))) for key, value in details.items()}
 
 
 def _jsonable(value: object) -> Any:

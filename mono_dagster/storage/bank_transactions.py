@@ -16,12 +16,14 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from mono_dagster.records import CANONICAL_COLUMNS, PROVIDER
-from mono_dagster.storage.canonical_stage import clear_stage
+from mono_dagster.storage.canonical_stage import check_stage_complete, clear_stage, rows_in_stage
 from mono_dagster.storage.persisted_runs import PersistStats, persisted_run_stats, record_persisted_run
 from mono_dagster.storage.sql import chunked, dialect_insert
 from mono_dagster.storage.tables import bank_transactions, canonical_transactions, quarantined_transactions
 
 NATURAL_KEY: tuple[str, ...] = ("provider", "account_id", "provider_transaction_id")
+# The primary key: the UUIDv5 of NATURAL_KEY, so one index answers both "is this row new?" and the upsert.
+PRIMARY_KEY = "transaction_id"
 # A row missing from this many complete fetches of its window is flagged vanished.
 VANISHED_AFTER_MISSES = 2
 # A stage this large is a bulk load: see `_hash_joins_for_bulk`.
@@ -46,15 +48,19 @@ def persist_staged(
     `complete_windows` are the (account_id, start, end) windows this run fetched completely: only
     there can a row's absence mean anything. A run already persisted whose stage is gone (a retry
     after the commit) changes nothing and gets its recorded figures back, with `replayed=True`.
+    A stage holding fewer rows than the canonical step recorded (a crash emptied it) raises
+    `StageIncompleteError` before anything is written.
     """
     if conn.dialect.name == "postgresql":
-        staged = _count_staged(conn, run_id)
+        staged = rows_in_stage(conn, run_id)
+        check_stage_complete(conn, run_id, staged)
         if staged == 0 and (recorded := persisted_run_stats(conn, run_id)) is not None:
             return recorded
         # One statement writes and counts: RETURNING sees exactly the rows it inserted or updated.
         inserted, updated, amount_minor_total = _upsert_counting(conn, run_id, correlation_id, now)
     else:  # SQLite has no data-modifying CTE and no xmax: count first, then write
         inserted, updated, staged, amount_minor_total = _count_changes(conn, run_id)
+        check_stage_complete(conn, run_id, staged)
         if staged == 0 and (recorded := persisted_run_stats(conn, run_id)) is not None:
             return recorded
         conn.execute(_upsert_statement(conn, run_id, correlation_id, now))
@@ -74,13 +80,8 @@ def persist_staged(
     return stats
 
 
-def _stage_matches(stage: sa.Table, bank: sa.Table) -> sa.ColumnElement[bool]:
-    return sa.and_(*(stage.c[column] == bank.c[column] for column in NATURAL_KEY))
-
-
 def _in_stage(run_id: str, stage: sa.Table, bank: sa.Table) -> sa.ColumnElement[bool]:
-    # transaction_id is the UUIDv5 of the natural key, so matching on it is the same match, and it
-    # probes the stage's primary key (run_id, transaction_id): without that index Postgres may plan a
+    # Probes the stage's primary key (run_id, transaction_id): without that index Postgres may plan a
     # nested loop over the whole stage for every candidate row.
     return sa.and_(stage.c.run_id == run_id, stage.c.transaction_id == bank.c.transaction_id)
 
@@ -88,8 +89,8 @@ def _in_stage(run_id: str, stage: sa.Table, bank: sa.Table) -> sa.ColumnElement[
 def _count_changes(conn: sa.Connection, run_id: str) -> tuple[int, int, int, int]:
     """Counted before writing: (inserted, updated, staged, amount_minor of inserted + updated)."""
     stage, bank = canonical_transactions, bank_transactions
-    is_new = bank.c.provider.is_(None)
-    is_changed = sa.and_(bank.c.provider.is_not(None), bank.c.content_hash != stage.c.content_hash)
+    is_new = bank.c.transaction_id.is_(None)
+    is_changed = sa.and_(bank.c.transaction_id.is_not(None), bank.c.content_hash != stage.c.content_hash)
     query = (
         sa.select(
             sa.func.coalesce(sa.func.sum(sa.case((is_new, 1), else_=0)), 0),
@@ -97,16 +98,11 @@ def _count_changes(conn: sa.Connection, run_id: str) -> tuple[int, int, int, int
             sa.func.count(),
             sa.func.coalesce(sa.func.sum(sa.case((sa.or_(is_new, is_changed), stage.c.amount_minor), else_=0)), 0),
         )
-        .select_from(stage.outerjoin(bank, _stage_matches(stage, bank)))
+        .select_from(stage.outerjoin(bank, stage.c.transaction_id == bank.c.transaction_id))
         .where(stage.c.run_id == run_id)
     )
     inserted, updated, staged, amount = conn.execute(query).one()
     return int(inserted), int(updated), int(staged), int(amount)
-
-
-def _count_staged(conn: sa.Connection, run_id: str) -> int:
-    stage = canonical_transactions
-    return int(conn.execute(sa.select(sa.func.count()).where(stage.c.run_id == run_id)).scalar_one())
 
 
 def _upsert_counting(conn: sa.Connection, run_id: str, correlation_id: str, now: datetime) -> tuple[int, int, int]:
@@ -174,7 +170,7 @@ def _upsert_statement(conn: sa.Connection, run_id: str, correlation_id: str, now
     )
     excluded = insert.excluded
     statement = insert.on_conflict_do_update(
-        index_elements=list(NATURAL_KEY),
+        index_elements=[PRIMARY_KEY],
         set_={
             **{column: excluded[column] for column in _BUSINESS_COLUMNS},
             "change_count": bank.c.change_count + 1,

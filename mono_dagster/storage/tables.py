@@ -170,12 +170,31 @@ mono_fetches = sa.Table(
     sa.Index("ix_mono_fetches_run_id_account_id", "run_id", "account_id"),
 )
 
+# UNLOGGED on Postgres: the stage is rebuilt from the raw pages whenever needed, so it skips the WAL
+# (its COPY measured 0.62 -> 0.39 s at 90k rows). A server crash empties it; `canonical_stage_counts`
+# (logged) is what lets persist notice and refuse instead of persisting a partial run.
 canonical_transactions = sa.Table(
     "canonical_transactions",
     metadata,
     sa.Column("run_id", sa.String(64), nullable=False),
     *canonical_columns(),
     sa.PrimaryKeyConstraint("run_id", "transaction_id", name="pk_canonical_transactions"),
+)
+UNLOGGED_TABLES: tuple[str, ...] = (canonical_transactions.name,)
+sa.event.listen(
+    canonical_transactions,
+    "after_create",
+    sa.DDL("ALTER TABLE %(fullname)s SET UNLOGGED").execute_if(dialect="postgresql"),
+)
+
+# How many rows the canonical step staged for each run, written in the transaction that staged them.
+# Logged (unlike the stage), so it survives the crash that empties the stage.
+canonical_stage_counts = sa.Table(
+    "canonical_stage_counts",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("staged_rows", sa.Integer(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 bank_transactions = sa.Table(
@@ -189,9 +208,12 @@ bank_transactions = sa.Table(
     sa.Column("missing_fetch_count", sa.Integer(), nullable=False, default=0, server_default="0"),
     sa.Column("vanished_at", UtcDateTime(), nullable=True),
     *_timestamps(),
-    sa.PrimaryKeyConstraint("provider", "account_id", "provider_transaction_id", name="pk_bank_transactions"),
-    sa.UniqueConstraint("transaction_id", name="uq_bank_transactions_transaction_id"),
+    # One key: transaction_id is the UUIDv5 of (provider, account_id, provider_transaction_id), so a
+    # unique index on the natural key as well would say the same thing at the cost of a second index
+    # on every insert. The duplicates check still groups by the natural key (see reconciliation.py).
+    sa.PrimaryKeyConstraint("transaction_id", name="pk_bank_transactions"),
     sa.CheckConstraint(_in("direction", ("debit", "credit")), name="direction"),
+    # Every per-account query: missing marks, balance continuity, duplicates, reconciliation.
     sa.Index("ix_bank_transactions_account_id_posted_date", "account_id", "posted_date"),
     # Partial: holds only rows currently counted missing (a handful), so finding the ones seen again
     # costs nothing however large the table grows.

@@ -8,7 +8,13 @@ import pytest
 import sqlalchemy as sa
 
 from mono_dagster.storage.bank_transactions import PersistStats, persist_staged
-from mono_dagster.storage.canonical_stage import stage_canonical
+from mono_dagster.storage.canonical_stage import (
+    StageIncompleteError,
+    append_to_stage,
+    rows_in_stage,
+    stage_canonical,
+    staged_count,
+)
 from mono_dagster.storage.quarantine import quarantine_rows
 from mono_dagster.storage.tables import bank_transactions, canonical_transactions
 from mono_dagster_tests.storage.builders import (
@@ -287,3 +293,89 @@ def test_bulk_stage_counts_changes_and_missing_rows_like_a_small_one(engine):
     stored = _rows(engine)
     assert stored[rows[0]["provider_transaction_id"]].amount_minor == 7_777
     assert stored[rows[-1]["provider_transaction_id"]].missing_fetch_count == 1
+
+
+def _lose_staged_rows(conn, run_id: str, keep: int = 0) -> None:
+    """What a server crash does to the UNLOGGED stage (TRUNCATE), or part of it, behind persist's back."""
+    stage = canonical_transactions
+    if keep == 0 and conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("TRUNCATE canonical_transactions")
+        return
+    kept = sa.select(stage.c.transaction_id).where(stage.c.run_id == run_id).order_by(stage.c.transaction_id)
+    conn.execute(
+        sa.delete(stage).where(
+            stage.c.run_id == run_id, stage.c.transaction_id.not_in(kept.limit(keep).scalar_subquery())
+        )
+    )
+
+
+@pytest.mark.parametrize("keep", [0, 2])
+def test_persist_refuses_a_stage_that_lost_rows_and_writes_nothing(engine, keep):
+    _persist(engine, "run-1", [canonical_row(), canonical_row(provider_transaction_id="txn-2")])
+    rows = [canonical_row(narration="changed"), *daily_rows("acc-1", days=3)]
+    with engine.begin() as conn:
+        stage_canonical(conn, "run-2", canonical_frame(rows))
+    with engine.begin() as conn:
+        _lose_staged_rows(conn, "run-2", keep=keep)
+    with engine.connect() as conn:
+        before = snapshot(conn)
+    with pytest.raises(StageIncompleteError) as refused, engine.begin() as conn:
+        persist_staged(conn, "run-2", correlation_id="corr-2", complete_windows=[WINDOW], now=NOW + timedelta(days=1))
+    assert (refused.value.run_id, refused.value.expected, refused.value.found) == ("run-2", 4, keep)
+    assert f"run run-2 holds {keep} of the 4 rows" in str(refused.value)
+    assert "re-run the partition" in str(refused.value)
+    with engine.connect() as conn:
+        assert snapshot(conn) == before  # no row counted missing, no ledger entry, the count kept
+    # The retry re-stages (the canonical step runs again) and persists exactly what was meant.
+    stats = _persist(engine, "run-2", rows, now=NOW + timedelta(days=1))
+    assert (stats.inserted, stats.updated, stats.unchanged, stats.missing) == (3, 1, 0, 1)
+
+
+def test_a_stage_truncated_after_its_persist_committed_is_a_replay_not_an_error(engine):
+    first = _persist(engine, "run-1", daily_rows("acc-1", days=3))
+    with engine.connect() as conn:
+        before = snapshot(conn)
+    with engine.begin() as conn:
+        _lose_staged_rows(conn, "run-1")  # the persist already cleared the stage and its count
+        again = persist_staged(conn, "run-1", correlation_id="corr-run-1", complete_windows=[WINDOW], now=NOW)
+    assert again == PersistStats(**{**first.__dict__, "replayed": True})
+    with engine.connect() as conn:
+        assert snapshot(conn) == before
+
+
+def test_a_stage_appended_in_chunks_persists_like_one_staged_at_once(engine):
+    rows = daily_rows("acc-1", days=4) + daily_rows("acc-2", days=3)
+    windows = [WINDOW, ("acc-2", WINDOW[1], WINDOW[2])]
+    with engine.begin() as conn:
+        append_to_stage(conn, "run-1", canonical_frame(rows[:4]))
+    with engine.begin() as conn:
+        append_to_stage(conn, "run-1", canonical_frame(rows[4:]))
+    with engine.begin() as conn:
+        stats = persist_staged(conn, "run-1", correlation_id="c", complete_windows=windows, now=NOW)
+        assert staged_count(conn, "run-1") is None and rows_in_stage(conn, "run-1") == 0
+    assert (stats.inserted, stats.unchanged, stats.missing) == (7, 0, 0)
+    assert set(_rows(engine)) == {row["provider_transaction_id"] for row in rows}
+    # Rerun through chunks again: nothing changes but the ledger.
+    with engine.connect() as conn:
+        before = snapshot(conn, exclude=("persisted_runs",))
+    with engine.begin() as conn:
+        append_to_stage(conn, "run-2", canonical_frame(rows[:2]))
+        append_to_stage(conn, "run-2", canonical_frame(rows[2:]))
+        again = persist_staged(conn, "run-2", correlation_id="c", complete_windows=windows, now=NOW + timedelta(days=1))
+    assert (again.inserted, again.updated, again.unchanged, again.missing) == (0, 0, 7, 0)
+    with engine.connect() as conn:
+        assert snapshot(conn, exclude=("persisted_runs",)) == before
+
+
+def test_persisted_rows_are_keyed_by_transaction_id_alone(engine):
+    with engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        assert inspector.get_pk_constraint("bank_transactions")["constrained_columns"] == ["transaction_id"]
+        assert inspector.get_unique_constraints("bank_transactions") == []
+        indexes = {index["name"]: index["column_names"] for index in inspector.get_indexes("bank_transactions")}
+    # Only indexes a query uses: per-account windows (missing marks, balance, duplicates, reconciliation)
+    # and the partial index of rows counted missing (clearing marks of rows seen again).
+    assert indexes == {
+        "ix_bank_transactions_account_id_posted_date": ["account_id", "posted_date"],
+        "ix_bank_transactions_missing": ["transaction_id"],
+    }

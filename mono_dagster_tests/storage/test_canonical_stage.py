@@ -7,9 +7,20 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from mono_dagster.records import CANONICAL_COLUMNS
-from mono_dagster.storage.canonical_stage import clear_stage, load_staged, stage_canonical
+from mono_dagster.storage.canonical_stage import (
+    append_to_stage,
+    clear_stage,
+    load_staged,
+    rows_in_stage,
+    stage_canonical,
+    staged_count,
+)
+from mono_dagster.storage.engine import create_db_engine
+from mono_dagster.storage.migrate import upgrade_database
+from mono_dagster.storage.tables import metadata
 from mono_dagster_tests.storage.builders import canonical_frame, canonical_row, daily_rows
 
 
@@ -123,3 +134,84 @@ def test_copy_text_keeps_backslashes_tabs_newlines_and_unicode_exactly(engine):
         assert staged.loc[f"id-{index}", "narration"] == text
         assert staged.loc[f"id-{index}", "institution"] == text
         assert staged.loc[f"id-{index}", "provider_category"] == (text or None)
+
+
+def _recorded(conn, run_id):
+    return staged_count(conn, run_id)
+
+
+def test_appending_chunks_adds_rows_and_the_recorded_count_together(engine):
+    first, second = daily_rows("acc-1", days=3), daily_rows("acc-2", days=2)
+    with engine.begin() as conn:
+        assert append_to_stage(conn, "run-1", canonical_frame(first)) == 3
+        assert append_to_stage(conn, "run-1", canonical_frame([])) == 0
+        assert append_to_stage(conn, "run-1", canonical_frame(second)) == 2
+        assert (_recorded(conn, "run-1"), rows_in_stage(conn, "run-1")) == (5, 5)
+    with engine.connect() as conn:
+        _assert_same_frame(load_staged(conn, "run-1"), canonical_frame(first + second))
+
+
+def test_an_append_rolled_back_leaves_neither_rows_nor_count(engine):
+    with engine.begin() as conn:
+        append_to_stage(conn, "run-1", canonical_frame(daily_rows("acc-1", days=2)))
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        append_to_stage(conn, "run-1", canonical_frame(daily_rows("acc-2", days=4)))
+        raise RuntimeError("crash before commit")
+    with engine.connect() as conn:
+        assert (_recorded(conn, "run-1"), rows_in_stage(conn, "run-1")) == (2, 2)
+
+
+def test_appending_a_row_the_run_already_staged_is_refused(engine):
+    rows = daily_rows("acc-1", days=2)
+    with engine.begin() as conn:
+        append_to_stage(conn, "run-1", canonical_frame(rows))
+    with pytest.raises(ValueError, match="already staged for run run-1"), engine.begin() as conn:
+        append_to_stage(conn, "run-1", canonical_frame(rows[:1]))
+    with engine.connect() as conn:
+        assert (_recorded(conn, "run-1"), rows_in_stage(conn, "run-1")) == (2, 2)
+
+
+def test_stage_canonical_replaces_the_count_and_clear_stage_removes_it(engine):
+    with engine.begin() as conn:
+        append_to_stage(conn, "run-1", canonical_frame(daily_rows("acc-1", days=5)))
+        assert stage_canonical(conn, "run-1", canonical_frame(daily_rows("acc-1", days=2))) == 2
+        assert _recorded(conn, "run-1") == 2
+        assert stage_canonical(conn, "run-2", canonical_frame([])) == 0
+        assert _recorded(conn, "run-2") == 0  # an empty stage is recorded too: 0 rows were meant
+        assert clear_stage(conn, "run-1") == 2
+        assert _recorded(conn, "run-1") is None and rows_in_stage(conn, "run-1") == 0
+        assert _recorded(conn, "run-2") == 0
+
+
+def test_a_refused_frame_leaves_the_previous_stage_alone(engine):
+    with engine.begin() as conn:
+        stage_canonical(conn, "run-1", canonical_frame(daily_rows("acc-1", days=3)))
+        with pytest.raises(ValueError, match="repeats"):
+            stage_canonical(conn, "run-1", canonical_frame([canonical_row(), canonical_row()]))
+        assert (_recorded(conn, "run-1"), rows_in_stage(conn, "run-1")) == (3, 3)
+
+
+def _persistence(conn, table: str) -> str:
+    query = sa.text("SELECT relpersistence FROM pg_class WHERE oid = to_regclass(:table)")
+    return conn.execute(query, {"table": table}).scalar_one()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_the_stage_is_unlogged_on_postgres_and_its_count_is_logged(database_url):
+    upgrade_database(database_url)
+    with create_db_engine(database_url).connect() as conn:
+        assert _persistence(conn, "canonical_transactions") == "u"
+        assert _persistence(conn, "pk_canonical_transactions") == "u"
+        assert _persistence(conn, "canonical_stage_counts") == "p"
+        assert _persistence(conn, "bank_transactions") == "p"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_metadata_create_all_makes_the_stage_unlogged_too(database_url):
+    engine = create_db_engine(database_url)
+    metadata.create_all(engine)
+    with engine.connect() as conn:
+        assert _persistence(conn, "canonical_transactions") == "u"
+        assert _persistence(conn, "canonical_stage_counts") == "p"

@@ -37,14 +37,18 @@ def _spec(name: str, description: str, *, blocking: bool = False) -> dg.AssetChe
             "Every account of the run was fetched; fails the run otherwise.",
             blocking=True,
         ),
-        _spec(names.RECONCILIATION_CHECK, "Every fetched transaction is persisted or quarantined."),
+        _spec(
+            names.RECONCILIATION_CHECK,
+            "Every fetched transaction is persisted or quarantined: per-account counts, fetched vs stored.",
+        ),
         _spec(names.DUPLICATES_CHECK, "No (account, Mono id) or transaction_id is stored twice."),
         _spec(names.BALANCE_CHECK, "Each row's balance equals the previous balance plus its signed amount."),
     ],
     description=(
-        "Persisted TaxPoynt bank transactions: idempotent upsert keyed on (provider, account_id, "
-        "provider_transaction_id); rows Mono changed are updated and counted, rows missing from two complete "
-        "fetches are flagged vanished (never deleted); outbox events commit in the same transaction."
+        "Persisted TaxPoynt bank transactions: idempotent upsert keyed on transaction_id (the UUIDv5 of "
+        "provider, account_id and provider_transaction_id); rows Mono changed are updated and counted, rows "
+        "missing from two complete fetches are flagged vanished (never deleted); outbox events commit in the "
+        "same transaction."
     ),
     **COMMON_ASSET_ARGS,
 )
@@ -109,7 +113,9 @@ def _data_checks(engine: Engine, run_id: str, scope: RunScope, accounts: tuple[s
                 "fetched": reconciliation.fetched,
                 "persisted": reconciliation.persisted,
                 "quarantined": reconciliation.quarantined,
-                "unaccounted_sample": [f"{a}/{t}" for a, t in reconciliation.unaccounted],
+                "unbalanced_accounts": len(reconciliation.unbalanced),
+                # Counts name the account, not the row: no page is parsed again to find it.
+                "sample": [str(account) for account in reconciliation.unbalanced[:20]],
             },
         ),
         dg.AssetCheckResult(

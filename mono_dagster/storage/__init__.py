@@ -55,9 +55,6 @@ from mono_dagster.storage.reconciliation import (
     accounts_without_recent_success,
     balance_breaks,
     duplicate_keys,
-    fetched_keys,
-    fetched_keys_count,
-    persisted_count_for_keys,
 )
 
 __all__ = [
@@ -86,8 +83,6 @@ __all__ = [
     "duplicate_keys",
     "ensure_schema_current",
     "failed_fetches",
-    "fetched_keys",
-    "fetched_keys_count",
     "fetches_for_runs",
     "head_revision",
     "list_accounts",
@@ -95,7 +90,6 @@ __all__ = [
     "load_staged",
     "mark_delivered",
     "persist_staged",
-    "persisted_count_for_keys",
     "purge_raw_pages",
     "quarantine_rows",
     "record_failed_delivery",

@@ -222,7 +222,7 @@ def _mark_missing(
     vanished_at = sa.case((misses >= VANISHED_AFTER_MISSES, sa.literal(now, bank.c.vanished_at.type)), else_=None)
     missing = vanished = 0
     # Usually every account of a run shares one window: one statement per distinct set of spans.
-    for spans, account_ids in _accounts_by_spans(complete_windows).items():
+    for spans, account_ids in accounts_by_spans(complete_windows).items():
         in_spans = sa.or_(*(bank.c.posted_date.between(start, end) for start, end in spans))
         for chunk in chunked(sorted(account_ids)):
             statement = (
@@ -243,7 +243,7 @@ def _mark_missing(
     return missing, vanished
 
 
-def _accounts_by_spans(
+def accounts_by_spans(
     complete_windows: Sequence[tuple[str, date, date]],
 ) -> dict[tuple[tuple[date, date], ...], set[str]]:
     """Each account's windows merged into disjoint date spans, so no row is counted missing twice per run."""

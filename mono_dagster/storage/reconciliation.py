@@ -1,31 +1,60 @@
 """Read-only queries behind the asset checks: what a run fetched, duplicates, balance breaks, staleness.
 
-They recount from the raw pages and the stored rows, never from the persist step's own counters, so
-a bug in the upsert cannot vouch for itself. Payloads are parsed here with plain `json` (the storage
-layer does not import the Mono client); the three Mono shapes are:
-
-- v2:     {"data": [...] | null, "meta": {...}}
-- v1:     {"data": {"paging": {...}, "transactions": [...]}}
-- legacy: {"paging": {...}, "data": [{"_id": ...}, ...]}
+They recount from what the sync recorded and the stored rows, never from the persist step's own
+counters, so a bug in the upsert cannot vouch for itself. Reconciliation is by counts, in SQL: no page
+is parsed again (`run_counts`).
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
-from mono_dagster.storage.fetch_log import successful_fetches
-from mono_dagster.storage.raw_pages import load_raw_pages
+from mono_dagster.records import PROVIDER
+from mono_dagster.storage.bank_transactions import accounts_by_spans
+from mono_dagster.storage.fetch_log import FetchRow, successful_fetches
 from mono_dagster.storage.sql import chunked
-from mono_dagster.storage.tables import bank_transactions, mono_accounts
+from mono_dagster.storage.tables import bank_transactions, mono_accounts, mono_raw_pages, quarantined_transactions
 
 DUPLICATE_SAMPLE_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class AccountCounts:
+    """One account of a run: what Mono returned against what the database holds for it.
+
+    `fetched` is the sum of the run's raw pages' `transaction_count` (every object each page held, as
+    the client parsed it on arrival) less the repeats the client dropped (`mono_fetches.duplicates_dropped`:
+    an id seen again with the same content, on a later page or the same one). `fetch_logged` is the
+    fetch log's own `transaction_count` (what the client kept), which must agree.
+    """
+
+    account_id: str
+    fetched: int
+    fetch_logged: int
+    persisted: int  # rows of the account's windows seen by the run (not counted missing, not vanished)
+    quarantined: int  # quarantine rows the run saw (with or without a Mono id)
+
+    @property
+    def unaccounted(self) -> int:
+        return self.fetched - self.persisted - self.quarantined
+
+    @property
+    def balanced(self) -> bool:
+        return self.unaccounted == 0 and self.fetched == self.fetch_logged
+
+    def __str__(self) -> str:
+        text = (
+            f"{self.account_id}: fetched {self.fetched}, persisted {self.persisted} + quarantined "
+            f"{self.quarantined} ({self.unaccounted} unaccounted)"
+        )
+        if self.fetched != self.fetch_logged:
+            text += f"; the fetch log says {self.fetch_logged} fetched"
+        return text
 
 
 @dataclass(frozen=True)
@@ -55,61 +84,98 @@ class BalanceBreak:
         )
 
 
-def transactions_in_payload(payload: str) -> list[dict[str, Any]]:
-    """The transaction objects of a stored page, whichever of Mono's three shapes it has."""
-    document = json.loads(payload)
-    if not isinstance(document, dict):
-        raise ValueError(f"not a Mono transactions page: a JSON {type(document).__name__}")
-    data = document.get("data")
-    if isinstance(data, dict):  # v1
-        data = data.get("transactions")
-    if data is None:  # v2 with "data": null, or an empty v1 page
+def run_counts(conn: sa.Connection, run_id: str) -> list[AccountCounts]:
+    """Per account of the run's successful fetches: fetched, persisted and quarantined counts.
+
+    Persisted rows are counted from the persist's own bookkeeping of the run's complete windows: after
+    it, a row there that the run did not see is counted missing (or was vanished already), so the rows
+    with no miss are exactly those the run staged or quarantined. That holds until another run persists
+    the same windows, so check right after the persist. A row the run quarantined that an earlier run
+    had persisted counts once, as quarantined. The counts alone cannot name the row that is missing.
+    """
+    fetches = successful_fetches(conn, run_id)
+    if not fetches:
         return []
-    if not isinstance(data, list):
-        raise ValueError(f"not a Mono transactions page: data is a JSON {type(data).__name__}")
-    return [item for item in data if isinstance(item, dict)]
+    received = _page_transaction_counts(conn, fetches)
+    dropped: dict[str, int] = defaultdict(int)
+    logged: dict[str, int] = defaultdict(int)
+    for fetch in fetches:
+        dropped[fetch.account_id] += fetch.duplicates_dropped
+        logged[fetch.account_id] += fetch.transaction_count
+    quarantined = _quarantined_counts(conn, run_id, sorted(logged))
+    persisted = _seen_persisted_counts(conn, run_id, [(f.account_id, f.window_start, f.window_end) for f in fetches])
+    return [
+        AccountCounts(
+            account_id=account_id,
+            fetched=received.get(account_id, 0) - dropped[account_id],
+            fetch_logged=logged[account_id],
+            persisted=persisted.get(account_id, 0),
+            quarantined=quarantined.get(account_id, 0),
+        )
+        for account_id in sorted(logged)
+    ]
 
 
-def provider_transaction_id(transaction: dict[str, Any]) -> str | None:
-    """Mono's id: `id` in v1/v2, `_id` in the legacy shape."""
-    value = transaction.get("id") or transaction.get("_id")
-    return None if value in (None, "") else str(value)
+def _page_transaction_counts(conn: sa.Connection, fetches: Sequence[FetchRow]) -> dict[str, int]:
+    """Sum of `transaction_count` over the fetches' raw pages, per account (a purged page counts 0)."""
+    pages = mono_raw_pages
+    page_ids = sorted({page_id for fetch in fetches for page_id in fetch.raw_page_ids})
+    totals: dict[str, int] = defaultdict(int)
+    for chunk in chunked(page_ids):
+        query = (
+            sa.select(pages.c.account_id, sa.func.sum(pages.c.transaction_count))
+            .where(pages.c.id.in_(chunk))
+            .group_by(pages.c.account_id)
+        )
+        for account_id, total in conn.execute(query):
+            totals[account_id] += int(total)
+    return totals
 
 
-def fetched_keys(conn: sa.Connection, run_id: str) -> set[tuple[str, str]]:
-    """Distinct (account_id, Mono id) in the pages of the run's successful fetches (id-less rows aside)."""
-    account_of_page = {
-        page_id: fetch.account_id for fetch in successful_fetches(conn, run_id) for page_id in fetch.raw_page_ids
-    }
-    keys: set[tuple[str, str]] = set()
-    for page in load_raw_pages(conn, account_of_page):
-        for transaction in transactions_in_payload(page.payload):
-            key = provider_transaction_id(transaction)
-            if key is not None:
-                keys.add((account_of_page[page.id], key))
-    return keys
+def _quarantined_counts(conn: sa.Connection, run_id: str, account_ids: Sequence[str]) -> dict[str, int]:
+    quarantine = quarantined_transactions
+    counts: dict[str, int] = {}
+    for chunk in chunked(account_ids):
+        query = (
+            sa.select(quarantine.c.account_id, sa.func.count())
+            .where(quarantine.c.run_id == run_id, quarantine.c.account_id.in_(chunk))
+            .group_by(quarantine.c.account_id)
+        )
+        counts.update((account_id, int(count)) for account_id, count in conn.execute(query))
+    return counts
 
 
-def fetched_keys_count(conn: sa.Connection, run_id: str) -> int:
-    return len(fetched_keys(conn, run_id))
-
-
-def persisted_count_for_keys(conn: sa.Connection, keys: Iterable[tuple[str, str]]) -> int:
-    """How many of these (account_id, Mono id) keys are in `bank_transactions`."""
-    by_account: dict[str, set[str]] = defaultdict(set)
-    for account_id, key in keys:
-        by_account[account_id].add(key)
-    table = bank_transactions
-    found = 0
-    for account_id, ids in by_account.items():
-        for chunk in chunked(sorted(ids)):
+def _seen_persisted_counts(
+    conn: sa.Connection, run_id: str, windows: Sequence[tuple[str, date, date]]
+) -> dict[str, int]:
+    bank, quarantine = bank_transactions, quarantined_transactions
+    quarantined_by_this_run = (
+        sa.select(sa.literal(1))
+        .where(
+            quarantine.c.run_id == run_id,
+            quarantine.c.account_id == bank.c.account_id,
+            quarantine.c.provider_transaction_id == bank.c.provider_transaction_id,
+        )
+        .exists()
+    )
+    counts: dict[str, int] = {}
+    for spans, account_ids in accounts_by_spans(windows).items():
+        in_spans = sa.or_(*(bank.c.posted_date.between(start, end) for start, end in spans))
+        for chunk in chunked(sorted(account_ids)):
             query = (
-                sa.select(sa.func.count())
-                .select_from(table)
-                .where(table.c.account_id == account_id, table.c.provider_transaction_id.in_(chunk))
+                sa.select(bank.c.account_id, sa.func.count())
+                .where(
+                    bank.c.account_id.in_(chunk),
+                    in_spans,
+                    bank.c.provider == PROVIDER,
+                    bank.c.missing_fetch_count == 0,
+                    bank.c.vanished_at.is_(None),
+                    ~quarantined_by_this_run,
+                )
+                .group_by(bank.c.account_id)
             )
-            found += int(conn.execute(query).scalar_one())
-    return found
+            counts.update((account_id, int(count)) for account_id, count in conn.execute(query))
+    return counts
 
 
 def duplicate_keys(
@@ -122,8 +188,10 @@ def duplicate_keys(
 ) -> list[DuplicateKey]:
     """Keys stored more than once among these accounts' rows dated in [start, end]; should be empty.
 
-    The primary key and the unique constraint make duplicates impossible; this check is what notices
-    if a migration or a manual load ever drops them.
+    The primary key is `transaction_id`, the UUIDv5 of (provider, account, Mono id), so one (account,
+    Mono id) can be stored twice only under two different ids: a change to how the id is derived, or
+    a row loaded by hand. No constraint stops that, so the natural-key query is the one that matters;
+    the `transaction_id` query notices a primary key lost by a migration or a manual load.
     """
     table = bank_transactions
     found: list[DuplicateKey] = []

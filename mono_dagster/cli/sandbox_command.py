@@ -7,6 +7,9 @@ as the port is bound (the secret key is never printed), then serves; `/_sandbox/
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -26,6 +29,19 @@ def parse_kinds(_ctx: click.Context | None, _param: click.Parameter | None, valu
             param_hint="--faults",
         )
     return kinds
+
+
+def parse_plan_file(_ctx: click.Context | None, _param: click.Parameter | None, value: Path | None) -> dict[str, Any]:
+    """The JSON object of a fault plan file (what `PUT /_sandbox/faults` takes), checked when the state is built."""
+    if value is None:
+        return {}
+    try:
+        plan = json.loads(value.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(f"{value} is not a readable JSON file: {exc}", param_hint="--fault-plan") from None
+    if not isinstance(plan, dict):
+        raise click.BadParameter(f"{value} must hold a JSON object", param_hint="--fault-plan")
+    return plan
 
 
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -68,6 +84,14 @@ def parse_kinds(_ctx: click.Context | None, _param: click.Parameter | None, valu
     help=f"Fault kinds for --fault-rate, comma-separated (default: {','.join(FAULT_KINDS)}).",
 )
 @click.option("--fault-seed", default=0, show_default=True, type=int)
+@click.option(
+    "--fault-plan",
+    "fault_plan_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    callback=parse_plan_file,
+    help="A JSON fault plan, as PUT /_sandbox/faults takes (bad rows: malformed, served_as); "
+    "a non-zero --fault-rate replaces its rate, kinds and seed.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -81,6 +105,7 @@ def sandbox(
     fault_rate: float,
     faults: tuple[str, ...],
     fault_seed: int,
+    fault_plan_file: dict[str, Any],
 ) -> None:
     """Serve a local HTTP server that behaves like Mono's API (seeded accounts, quirks, faults)."""
     from mono_dagster.sandbox import FaultPlan, SandboxConfig, SandboxState, run_sandbox
@@ -95,8 +120,14 @@ def sandbox(
         shape=shape,
     )
     state = SandboxState(config)
+    plan = dict(fault_plan_file)
     if fault_rate:
-        state.set_fault_plan(FaultPlan(seed=fault_seed, rate=fault_rate, kinds=faults))
+        plan.update(seed=fault_seed, rate=fault_rate, kinds=faults)
+    if plan:
+        try:
+            state.set_fault_plan(FaultPlan.from_dict(plan))
+        except (TypeError, ValueError, KeyError) as exc:  # KeyError: a bad row names an unknown transaction
+            raise click.BadParameter(f"bad fault plan: {exc}", param_hint="--fault-plan") from None
     account_ids = state.account_ids()
 
     def announce(base_url: str) -> None:

@@ -3,7 +3,9 @@
 Rules (mono_api.md §1.4, §9; peers.md §5.2):
 - each page is requested by number with the original filters; `next` only says whether and where to go;
 - a page number that does not increase, or more pages than `total` allows, is an error, not a loop;
-- an id repeated across pages is kept once (the first copy);
+- an id repeated with the same content (`responses.content_key`) is kept once (the first copy); a
+  copy with different content is kept too, so the transform sees the conflict instead of this walk
+  silently choosing a version;
 - if `total` changes while paging (new transactions shift the pages), the window restarts once;
   a second change is an error, so the caller retries later instead of persisting a torn walk.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mono_dagster.mono.errors import MonoPaginationError
-from mono_dagster.mono.responses import MonoPage, transaction_id
+from mono_dagster.mono.responses import MonoPage, content_key, transaction_id
 
 
 @dataclass
@@ -52,7 +54,8 @@ def walk_window(
 def _walk_once(fetch_page: Callable[[int], MonoPage], *, page_size: int, max_pages: int) -> WindowWalk | None:
     """One walk from page 1; None when `total` changed underneath it."""
     walk = WindowWalk()
-    seen: set[str] = set()
+    first_copy: dict[str, dict[str, Any]] = {}  # Mono id -> the copy kept first
+    contents: dict[str, set[str]] = {}  # Mono id seen twice -> content keys of the copies kept
     page_number = 1
     page_budget = max_pages
     while True:
@@ -69,10 +72,15 @@ def _walk_once(fetch_page: Callable[[int], MonoPage], *, page_size: int, max_pag
         for transaction in page.transactions:
             key = transaction_id(transaction)
             if key is not None:
-                if key in seen:
-                    walk.duplicates_dropped += 1
-                    continue
-                seen.add(key)
+                if key not in first_copy:
+                    first_copy[key] = transaction
+                else:  # repeats are rare: only they pay for comparing contents
+                    kept = contents.setdefault(key, {content_key(first_copy[key])})
+                    content = content_key(transaction)
+                    if content in kept:
+                        walk.duplicates_dropped += 1
+                        continue
+                    kept.add(content)
             walk.transactions.append(transaction)
             walk.page_of_transaction.append(page_index)
         if not page.has_next or not page.transactions:

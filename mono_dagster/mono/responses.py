@@ -11,9 +11,12 @@ Only the page NUMBER is taken from `next`: Mono's `next` links drop the date fil
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
+
+from mono_dagster.records import RAW_TRANSACTION_FIELDS
 
 Shape = Literal["v2", "v1", "legacy"]
 
@@ -41,6 +44,17 @@ def transaction_id(transaction: dict[str, Any]) -> str | None:
     """Mono's id: `id` in v1/v2, `_id` in the legacy shape."""
     value = transaction.get("id") or transaction.get("_id")
     return str(value) if value not in (None, "") else None
+
+
+def content_key(transaction: Mapping[str, Any]) -> str:
+    """What two copies of one Mono id must share to be the same transaction: every field but the id.
+
+    The fields are the ones the transform reads (`records.RAW_TRANSACTION_FIELDS`), compared as JSON
+    values as sent: ``500`` and ``"500"`` differ, a missing field equals null. The transform keys its
+    duplicates by this too, so the client's counts and the stored rows agree.
+    """
+    values = [transaction.get(name) for name in RAW_TRANSACTION_FIELDS if name != "id"]
+    return json.dumps(values, default=repr, allow_nan=True)
 
 
 def page_number_of(link: Any) -> int | None:

@@ -11,6 +11,7 @@ import random
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from mono_dagster.sandbox.bad_rows import check_served_as
 from mono_dagster.sandbox.config import SHAPES
 
 FAULT_KINDS: tuple[str, ...] = (
@@ -38,10 +39,19 @@ class FaultPlan:
     # Bad input as Mono might send it: transaction id -> fields served in place of the stored ones
     # (e.g. {"amount": -500}); the ledger and its balances are untouched.
     malformed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Bad rows beyond changed values: transaction id -> the rows served in its place (`bad_rows`):
+    # fields dropped, duplicates within or across pages, rows without an id, padded text.
+    served_as: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.kinds = tuple(self.kinds)
         self.script = list(self.script)
+        if not isinstance(self.malformed, dict) or not all(isinstance(v, dict) for v in self.malformed.values()):
+            raise ValueError("malformed must map transaction ids to objects of fields")
+        self.served_as = check_served_as(self.served_as)
+        both = sorted(set(self.malformed) & set(self.served_as))
+        if both:
+            raise ValueError(f"transactions in both malformed and served_as: {', '.join(both)}")
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError(f"fault rate must be between 0 and 1, not {self.rate}")
         for kind in self.kinds:
@@ -64,6 +74,10 @@ class FaultPlan:
         if unknown:
             raise ValueError(f"unknown fault plan fields: {', '.join(unknown)}")
         return cls(**d)
+
+    def row_variants(self) -> dict[str, list[dict[str, Any]]]:
+        """Every transaction served other than as stored: `served_as`, with `malformed` as one "set" each."""
+        return {**{txn_id: [{"set": fields}] for txn_id, fields in self.malformed.items()}, **self.served_as}
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mono_dagster.sandbox import shapes
+from mono_dagster.sandbox.bad_rows import served_rows
 from mono_dagster.sandbox.faults import FaultPlan
 from mono_dagster.sandbox.paging import slice_page
 from mono_dagster.sandbox.query import BadParameter, parse_paging, parse_transactions_query
@@ -132,8 +133,8 @@ def transactions(shape: str | None) -> Handler:
                     if (not query.type or row["type"] == query.type) and needle in row["narration"].lower()
                 ]
             rows.reverse()  # newest first; `between` returned a fresh slice
-            if plan.malformed:
-                rows = [{**row, **plan.malformed[row["id"]]} if row["id"] in plan.malformed else row for row in rows]
+            if plan.malformed or plan.served_as:
+                rows = served_rows(rows, plan.row_variants(), lambda txn: ledger.get(txn) if txn in ledger else None)
             page = slice_page(
                 rows,
                 page=query.page,

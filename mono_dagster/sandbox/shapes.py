@@ -29,6 +29,20 @@ def failed_body(message: str) -> bytes:
     return dumps({"status": "failed", "message": message, "timestamp": timestamp(), "data": None})
 
 
+# Field order of each older shape's objects; v2 rows are served as stored.
+_V1_FIELDS = ("id", "type", "amount", "narration", "date", "balance", "currency")
+_LEGACY_FIELDS = ("id", "type", "amount", "narration", "date", "balance", "currency", "category")
+
+
+def _shaped(row: dict[str, Any], fields: tuple[str, ...], *, id_field: str = "id") -> dict[str, Any]:
+    """A stored (or bad-row variant) v2 row in an older shape: the shape's fields the row has, in order.
+
+    A field a variant dropped stays absent; ``currency`` is NGN unless the row sets one.
+    """
+    values = {"currency": "NGN", **row}
+    return {(id_field if name == "id" else name): values[name] for name in fields if name in values}
+
+
 def _links(page: PageSlice, link: str) -> tuple[str | None, str | None]:
     previous = f"{link}?page={page.page - 1}" if page.has_previous else None
     return previous, (f"{link}?page={page.page + 1}" if page.has_next else None)
@@ -40,18 +54,7 @@ def transactions_body(shape: str, *, base_url: str, account_id: str, page: PageS
     # v1 and legacy link to the unversioned path, as their documented examples do.
     previous, following = _links(page, f"{base_url}/accounts/{account_id}/transactions")
     if shape == "v1":
-        rows = [
-            {
-                "id": row["id"],
-                "type": row["type"],
-                "amount": row["amount"],
-                "narration": row["narration"],
-                "date": row["date"],
-                "balance": row["balance"],
-                "currency": "NGN",
-            }
-            for row in page.rows
-        ]
+        rows = [_shaped(row, _V1_FIELDS) for row in page.rows]
         paging = {"page": page.page, "total": page.total, "previous": previous, "next": following}
         return dumps(
             {
@@ -61,19 +64,7 @@ def transactions_body(shape: str, *, base_url: str, account_id: str, page: PageS
             }
         )
     if shape == "legacy":
-        rows = [
-            {
-                "_id": row["id"],
-                "type": row["type"],
-                "amount": row["amount"],
-                "narration": row["narration"],
-                "date": row["date"],
-                "balance": row["balance"],
-                "currency": "NGN",
-                "category": row["category"],
-            }
-            for row in page.rows
-        ]
+        rows = [_shaped(row, _LEGACY_FIELDS, id_field="_id") for row in page.rows]
         paging = {"total": page.total, "page": page.page, "previous": previous, "next": following}
         return dumps({"paging": paging, "data": rows})
     raise ValueError(f"unknown response shape {shape!r}")

@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from mono_dagster.sandbox.bad_rows import referenced_ids
 from mono_dagster.sandbox.config import SandboxConfig
 from mono_dagster.sandbox.faults import FaultDecider, FaultPlan
 from mono_dagster.sandbox.ledger import Ledger, parse_date, stored_fields
@@ -84,7 +85,13 @@ class SandboxState:
         self.set_fault_plan(plan)
 
     def set_fault_plan(self, plan: FaultPlan) -> None:
+        """Makes `plan` active; UnknownTransaction when its bad rows name a transaction no account holds,
+        or copy ("from") a transaction of another account."""
         with self.lock:
+            for txn_id, named in referenced_ids(plan.served_as):
+                owner = next((ledger for ledger in self._ledgers.values() if txn_id in ledger), None)
+                if owner is None or named not in owner:
+                    raise UnknownTransaction(named)
             self._decider = FaultDecider(plan)
 
     def take_paging_insert(self) -> int:

@@ -2,7 +2,9 @@
 
 A row is quarantined once, keyed by sha256 of (account, Mono id, raw record, reason). Seeing it again
 in a later run adds nothing but moves the row's `run_id` to that run, so "seen in this run" (which
-the persist step uses to tell a bad row from a vanished one) holds on every rerun.
+the persist step uses to tell a bad row from a vanished one) holds on every rerun. Equal rows within
+one batch (two id-less rows Mono sent alike) are still each kept: the second and later copies' keys
+also hash their occurrence number, which a rerun of the same pages gives them again.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from mono_dagster.storage.tables import quarantined_transactions
 _SEPARATOR = "\x1f"  # ASCII unit separator: cannot be confused with text inside the fields
 
 
-def quarantine_key(account_id: str, provider_transaction_id: str | None, raw_record: str, reason: str) -> str:
-    parts = (account_id, provider_transaction_id or "", raw_record, reason)
+def quarantine_key(
+    account_id: str, provider_transaction_id: str | None, raw_record: str, reason: str, occurrence: int = 0
+) -> str:
+    """The row's identity; ``occurrence`` counts earlier equal rows of the batch (0 keeps the original key)."""
+    parts = (account_id, provider_transaction_id or "", raw_record, reason, *([str(occurrence)] if occurrence else []))
     return hashlib.sha256(_SEPARATOR.join(parts).encode("utf-8")).hexdigest()
 
 
@@ -46,6 +51,10 @@ def quarantine_rows(
     for account_id, provider_transaction_id, reason, raw_record, raw_page_id in zip(*columns, strict=True):
         provider_id = None if provider_transaction_id in (None, "") else str(provider_transaction_id)
         key = quarantine_key(str(account_id), provider_id, str(raw_record), str(reason))
+        occurrence = 0
+        while key in rows:
+            occurrence += 1
+            key = quarantine_key(str(account_id), provider_id, str(raw_record), str(reason), occurrence)
         rows[key] = {
             "quarantine_key": key,
             "account_id": str(account_id),

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mono_dagster.records import CANONICAL_COLUMNS, PROVIDER
+from mono_dagster.mono.responses import content_key
+from mono_dagster.records import CANONICAL_COLUMNS, PROVIDER, RAW_TRANSACTION_FIELDS
 from mono_dagster.transform.categories import normalise_categories
 from mono_dagster.transform.channels import classify_channels
 from mono_dagster.transform.dates import LAGOS, calendar_dates
@@ -44,8 +45,10 @@ class CanonicalBatch:
 def to_canonical(raw: pd.DataFrame, accounts: pd.DataFrame) -> CanonicalBatch:
     """Canonicalise a raw frame (see `raw.build_raw_frame`) against the accounts it refers to.
 
-    Rows sharing ``(account_id, id)`` are duplicates: the last one wins (a later page or fetch is newer)
-    and the rest are counted, not stored. Rows without an id cannot be deduplicated and are quarantined.
+    Rows sharing ``(account_id, id)`` and the same content (`mono.responses.content_key`) are one
+    transaction: the last copy is kept and the others are counted, not stored. Copies of an id with
+    different content are a conflict no rule can settle (within one batch no copy is Mono's newer word),
+    so every distinct version is quarantined naming ``id``. Rows without an id are each quarantined.
     """
     require_columns(raw, RAW_FRAME_COLUMNS, "raw")
     require_columns(accounts, ACCOUNT_COLUMNS, "accounts")
@@ -53,10 +56,10 @@ def to_canonical(raw: pd.DataFrame, accounts: pd.DataFrame) -> CanonicalBatch:
         raw = raw.reset_index(drop=True)
     page_ids = raw_page_ids(raw)
     keys = pd.DataFrame({"account_id": as_text(raw["account_id"]), "id": as_text(raw["id"])})
-    superseded = _superseded(keys["account_id"], keys["id"])
+    superseded, conflicting = _duplicates(raw, keys["account_id"], keys["id"])
     rows, page_ids, keys = (_take(frame, ~superseded) for frame in (raw, page_ids, keys))
 
-    parsed = parse_rows(rows, accounts, keys["account_id"], keys["id"])
+    parsed = parse_rows(rows, accounts, keys["account_id"], keys["id"], conflicting[~superseded])
     failed = parsed.failed
     quarantined = quarantine_frame(
         rows, parsed.failures, failed, parsed.account_id, parsed.provider_transaction_id, page_ids
@@ -121,20 +124,34 @@ def _canonical_frame(parsed: ParsedRows, keep: np.ndarray, page_ids: pd.Series) 
     return pd.DataFrame(columns, columns=list(CANONICAL_COLUMNS), copy=False)
 
 
-def _superseded(account_id: pd.Series, provider_transaction_id: pd.Series) -> np.ndarray:
-    """Rows whose (account, Mono id) occurs again later in the batch; rows without an id never are."""
+def _duplicates(
+    raw: pd.DataFrame, account_id: pd.Series, provider_transaction_id: pd.Series
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(superseded, conflicting)`` masks over the batch.
+
+    Superseded: a row whose (account, Mono id, content) occurs again later. Conflicting: a row whose
+    (account, Mono id) occurs with another content too. Rows without an id are neither.
+    """
     superseded = np.zeros(len(account_id), dtype=bool)
+    conflicting = np.zeros(len(account_id), dtype=bool)
     # Only an id seen twice can be a duplicate (usually none are): pair them up for those rows alone.
     repeated = np.flatnonzero(
         provider_transaction_id.duplicated(keep=False).to_numpy() & provider_transaction_id.notna().to_numpy()
     )
-    if len(repeated):
-        # One int64 key per pair: `DataFrame.duplicated` on text shares pandas' NUL blind spot.
-        account_codes, _ = factorize(account_id.iloc[repeated])
-        id_codes, ids = factorize(provider_transaction_id.iloc[repeated])
-        pair = account_codes.astype(np.int64) * (len(ids) + 1) + id_codes
-        superseded[repeated] = pd.Series(pair).duplicated(keep="last").to_numpy()
-    return superseded
+    if not len(repeated):
+        return superseded, conflicting
+    # One int64 key per pair: `DataFrame.duplicated` on text shares pandas' NUL blind spot.
+    account_codes, _ = factorize(account_id.iloc[repeated])
+    id_codes, ids = factorize(provider_transaction_id.iloc[repeated])
+    pair = account_codes.astype(np.int64) * (len(ids) + 1) + id_codes
+    fields = [name for name in RAW_TRANSACTION_FIELDS if name != "id"]
+    objects = raw[fields].iloc[repeated].to_dict("records")
+    content_codes, _ = factorize(np.array([content_key(obj) for obj in objects], dtype=object))
+    copies = pd.DataFrame({"pair": pair, "content": content_codes.astype(np.int64)})
+    superseded[repeated] = copies.duplicated(keep="last").to_numpy()
+    versions = copies.drop_duplicates().groupby("pair").size()
+    conflicting[repeated] = copies["pair"].map(versions).to_numpy() > 1
+    return superseded, conflicting
 
 
 def _negated_where(values: np.ndarray, negate: np.ndarray) -> np.ndarray:

@@ -35,19 +35,37 @@ def is_missing(values: pd.Series) -> np.ndarray:
 
 
 def storable_text(text: pd.Series) -> pd.Series:
-    """Text Postgres can store: lone surrogates become U+FFFD; other values pass unchanged.
+    """Text Postgres can store: lone surrogates and NUL characters become U+FFFD; other values pass unchanged.
 
-    ``json.loads`` turns a bad ``\\ud800`` escape into a lone surrogate, which UTF-8 cannot encode. The
-    usual batch has none, and then this costs one encode per column.
+    ``json.loads`` turns a bad ``\\ud800`` escape into a lone surrogate, which UTF-8 cannot encode, and
+    ``\\u0000`` into NUL, which Postgres text refuses. The rules quarantine a row whose stored text holds
+    NUL; this is the guarantee for everything else written (quarantine keys and reasons). The usual
+    batch has neither, and then this costs one join and one encode per column.
     """
     values = text.to_numpy(dtype=object)
-    bad = ~is_utf8(values)
+    bad = ~is_utf8(values) | holds_nul(values)
     if not bad.any():
         return text
     fixed = values.copy()
     repaired = pd.Series(values[bad], dtype=object).str.encode("utf-8", "surrogatepass").str.decode("utf-8", "replace")
-    fixed[bad] = repaired.to_numpy(dtype=object)
+    fixed[bad] = repaired.str.replace("\x00", "\ufffd", regex=False).to_numpy(dtype=object)
     return pd.Series(fixed, index=text.index, dtype=object)
+
+
+def holds_nul(values: np.ndarray | pd.Series) -> np.ndarray:
+    """True for the str values holding a NUL character; one join and one search when none does."""
+    array = np.asarray(values, dtype=object)
+    found = np.zeros(len(array), dtype=bool)
+    try:
+        if "\x00" not in "".join(array):  # the usual case: all text, no NUL
+            return found
+    except TypeError:  # not all text: look at the strings only
+        pass
+    is_str = pd.Series(array, dtype=object).map(type).eq(str).to_numpy()
+    strings = array[is_str]
+    if len(strings) and "\x00" in "".join(strings):
+        found[is_str] = pd.Series(strings, dtype=object).str.contains("\x00", regex=False).to_numpy(dtype=bool)
+    return found
 
 
 def is_utf8(values: np.ndarray) -> np.ndarray:

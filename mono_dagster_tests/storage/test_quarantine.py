@@ -49,9 +49,14 @@ def test_same_row_for_another_reason_is_quarantined_again(engine):
         assert _quarantine(conn, [quarantine_row(reason="date: unparseable (2024-13-**)")]) == 1
 
 
-def test_repeated_rows_within_one_frame_count_once(engine):
+def test_equal_rows_within_one_frame_are_each_kept_and_a_rerun_adds_none(engine):
+    # Two id-less rows Mono sent alike may be two real transactions (two equal charges): keep both.
+    twins = [quarantine_row(provider_transaction_id=None), quarantine_row(provider_transaction_id=None)]
     with engine.begin() as conn:
-        assert _quarantine(conn, [quarantine_row(), quarantine_row()]) == 1
+        assert _quarantine(conn, twins) == 2
+        assert _quarantine(conn, twins, run_id="run-2") == 0
+        assert _quarantine(conn, [*twins, quarantine_row(provider_transaction_id=None)], run_id="run-3") == 1
+        assert count_quarantined(conn) == 3
 
 
 def test_rows_without_a_mono_id_are_kept(engine):

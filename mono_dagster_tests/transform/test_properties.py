@@ -10,6 +10,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mono_dagster.mono.responses import content_key
+from mono_dagster.records import RAW_TRANSACTION_FIELDS
 from mono_dagster.transform import build_raw_frame, to_canonical, validate_canonical
 from mono_dagster.transform.parsing import as_text
 from mono_dagster_tests.transform.builders import (
@@ -97,17 +99,19 @@ def _batch(recs: list[tuple[str, int, dict[str, Any]]]) -> tuple[pd.DataFrame, A
 def test_every_input_row_is_valid_quarantined_or_a_counted_duplicate(recs):
     raw, batch = _batch(recs)
     assert len(batch.valid) + len(batch.quarantined) + batch.duplicates_dropped == len(raw)
-    keys = pd.DataFrame({"account": as_text(raw["account_id"]), "id": as_text(raw["id"])})
-    keyed = keys.dropna()
-    assert batch.duplicates_dropped == len(keyed) - len(keyed.drop_duplicates())
-    out = pd.concat(
-        [
-            batch.valid[["account_id", "provider_transaction_id"]],
-            batch.quarantined[["account_id", "provider_transaction_id"]].dropna(subset=["provider_transaction_id"]),
-        ]
-    )
-    assert not out.duplicated().any()  # each (account, id) lands exactly once
-    assert len(out) == len(keyed.drop_duplicates())
+    fields = [name for name in RAW_TRANSACTION_FIELDS if name != "id"]
+    contents = [content_key(obj) for obj in raw[fields].to_dict("records")]
+    keys = pd.DataFrame({"account": as_text(raw["account_id"]), "id": as_text(raw["id"]), "content": contents})
+    keyed = keys.dropna(subset=["account", "id"])
+    versions = keyed.drop_duplicates()  # one transaction per (account, id, content)
+    assert batch.duplicates_dropped == len(keyed) - len(versions)
+    quarantined = batch.quarantined.dropna(subset=["provider_transaction_id"])
+    assert len(batch.valid) + len(quarantined) == len(versions)  # each version lands exactly once
+    valid_keys = batch.valid[["account_id", "provider_transaction_id"]]
+    assert not valid_keys.duplicated().any()
+    conflicted = versions[versions.duplicated(subset=["account", "id"], keep=False)]
+    stored = set(map(tuple, valid_keys.to_numpy().tolist()))
+    assert not stored & set(map(tuple, conflicted[["account", "id"]].to_numpy().tolist()))  # never chosen
 
 
 @SETTINGS
@@ -141,6 +145,7 @@ def test_every_output_string_is_storable_and_every_raw_record_is_json(recs):
             for value in frame[column]:
                 if isinstance(value, str):
                     value.encode("utf-8")  # Postgres text must be valid UTF-8
+                    assert "\x00" not in value  # and cannot hold NUL
     for record in batch.quarantined["raw_record"]:
         assert isinstance(json.loads(record), dict)
 
@@ -152,7 +157,7 @@ def test_every_quarantined_row_says_why(recs):
     reasons = batch.quarantined["reason"]
     assert reasons.str.len().gt(0).all()
     fields = reasons.str.split("; ").explode().str.split(":").str[0]
-    assert set(fields) <= {"id", "account_id", "type", "amount", "date", "currency", "balance"}
+    assert set(fields) <= {"id", "account_id", "type", "amount", "date", "currency", "balance", "narration", "category"}
 
 
 @SETTINGS

@@ -1,7 +1,9 @@
 """Storage benchmark on Postgres: stage + persist 91,250 canonical rows, then replay them unchanged.
 
 Uses `MONO_DAGSTER_BENCH_PG_URL` when set (the tables are created there by migration), otherwise a
-fresh database on 127.0.0.1 that is dropped afterwards. Prints rows/s for each phase.
+fresh database on 127.0.0.1 that is dropped afterwards. Prints rows/s for each phase, and first the
+three ways to COPY the stage: the column-wise text encoder (`storage/copy_text.py`, what staging
+uses), psycopg's `write_row` in text format, and `write_row` in binary format.
 
     .venv/bin/python bench/storage_bench.py [--accounts 250] [--days 365]
 """
@@ -30,6 +32,9 @@ from mono_dagster.storage import (
     stage_canonical,
     upgrade_database,
 )
+from mono_dagster.storage.copy_text import copy_chunks, escape
+from mono_dagster.storage.frames import canonical_values
+from mono_dagster.storage.tables import canonical_transactions
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 START = date(2024, 1, 1)
@@ -94,6 +99,76 @@ def synthetic_frame(accounts: int, days: int, *, version: int = 0) -> pd.DataFra
     return frame
 
 
+# Postgres types of the stage's columns, for binary COPY (which sends no type names of its own).
+_BINARY_TYPES = {
+    sa.String: "text",
+    sa.Text: "text",
+    sa.BigInteger: "int8",
+    sa.Integer: "int4",
+    sa.Date: "date",
+}
+COPY_REPEATS = 3
+
+
+def _stage_types() -> list[str]:
+    types = []
+    for column in canonical_transactions.columns:
+        kind = column.type
+        if column.name == "posted_at":
+            types.append("timestamptz")
+        elif column.name in ("amount", "signed_amount"):
+            types.append("numeric")
+        else:
+            types.append(next(name for base, name in _BINARY_TYPES.items() if isinstance(kind, base)))
+    return types
+
+
+def _copy_statement(binary: bool):
+    from psycopg import sql
+
+    return sql.SQL("COPY {table} ({columns}) FROM STDIN{binary}").format(
+        table=sql.Identifier(canonical_transactions.name),
+        columns=sql.SQL(", ").join(sql.Identifier(column.name) for column in canonical_transactions.columns),
+        binary=sql.SQL(" (FORMAT BINARY)" if binary else ""),
+    )
+
+
+def _copy_text_encoder(cursor, run_id: str, frame: pd.DataFrame) -> None:
+    with cursor.copy(_copy_statement(binary=False)) as copy:
+        for chunk in copy_chunks(frame, CANONICAL_COLUMNS, leading=[escape(run_id)]):
+            copy.write(chunk)
+
+
+def _copy_write_row(cursor, run_id: str, frame: pd.DataFrame, *, binary: bool) -> None:
+    with cursor.copy(_copy_statement(binary=binary)) as copy:
+        if binary:
+            copy.set_types(_stage_types())
+        for values in zip(*canonical_values(frame), strict=True):
+            copy.write_row((run_id, *values))
+
+
+def compare_copy_encoders(engine: sa.Engine, frame: pd.DataFrame) -> None:
+    """Best of COPY_REPEATS runs of each way to COPY the frame into the stage, each rolled back."""
+    encoders = {
+        "text encoder (copy_text)": lambda cursor: _copy_text_encoder(cursor, "copy-bench", frame),
+        "write_row, text format": lambda cursor: _copy_write_row(cursor, "copy-bench", frame, binary=False),
+        "write_row, binary format": lambda cursor: _copy_write_row(cursor, "copy-bench", frame, binary=True),
+    }
+    for label, encode in encoders.items():
+        timings = []
+        for _ in range(COPY_REPEATS):
+            with engine.connect() as conn:
+                driver = conn.connection.driver_connection
+                started = time.perf_counter()
+                with driver.cursor() as cursor:
+                    encode(cursor)
+                timings.append(time.perf_counter() - started)
+                conn.rollback()
+        best = min(timings)
+        rate = len(frame) / best
+        print(f"COPY {label:<26} {len(frame):>7,} rows  best {best:5.2f}s of {COPY_REPEATS} ({rate:>9,.0f} rows/s)")
+
+
 def run_phase(engine: sa.Engine, label: str, frame: pd.DataFrame, windows: list, run_id: str) -> None:
     started = time.perf_counter()
     with engine.begin() as conn:
@@ -139,6 +214,8 @@ def main() -> None:
         for column in ("narration", "content_hash"):
             ten_percent.loc[mask, column] = changed.loc[mask, column]
         run_phase(engine, "replay, 10% changed", ten_percent, windows, "bench-run-3")
+        # Last: the rolled-back COPYs leave dead rows in the stage that would slow the phases above.
+        compare_copy_encoders(engine, frame)
         if os.environ.get("MONO_DAGSTER_BENCH_PG_URL"):
             print("(tables left in place in MONO_DAGSTER_BENCH_PG_URL's database)")
 

@@ -17,6 +17,7 @@ import tempfile
 import time
 import tracemalloc
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 
@@ -25,38 +26,37 @@ from mono_dagster.mono import DateWindow, MonoClient, SecretBackedMonoTokenProvi
 SECRET = "test_sk_bench"
 
 
-def start_sandbox(accounts: int, days: int, per_day: int, port: int) -> subprocess.Popen[str]:
+# The sandbox in its own process on a free port: `accounts` may exceed what the CLI offers (a fleet).
+_SANDBOX_MAIN = """
+import sys
+from mono_dagster.sandbox import SandboxConfig, SandboxState, run_sandbox
+accounts, days, per_day, secret = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+state = SandboxState(SandboxConfig(accounts=accounts, days=days, per_day=per_day, secret_key=secret))
+run_sandbox(state, "127.0.0.1", 0, on_started=lambda url: print("SANDBOX " + url, flush=True))
+"""
+
+
+def start_sandbox(accounts: int, days: int, per_day: int) -> tuple[subprocess.Popen[str], str]:
+    """Starts the sandbox on a free port; returns the process and its base URL."""
     # Its log goes to a file: a pipe nobody reads fills up and blocks the sandbox mid-response.
     log = tempfile.NamedTemporaryFile(prefix="mono-sandbox-", suffix=".log", delete=False)
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mono_dagster.cli",
-            "sandbox",
-            "--port",
-            str(port),
-            "--accounts",
-            str(accounts),
-            "--days",
-            str(days),
-            "--per-day",
-            str(per_day),
-            "--secret-key",
-            SECRET,
-        ],
+        [sys.executable, "-c", _SANDBOX_MAIN, str(accounts), str(days), str(per_day), SECRET],
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base_url}/_sandbox/state", timeout=1).raise_for_status()
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        lines = [line for line in Path(log.name).read_text().splitlines() if line.startswith("SANDBOX ")]
+        if lines:
+            base_url = lines[0].removeprefix("SANDBOX ").strip()
+            try:
+                httpx.get(f"{base_url}/_sandbox/state", timeout=5).raise_for_status()
+                return process, base_url
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.2)
     process.kill()
     raise SystemExit(f"sandbox did not start; its log: {log.name}")
 
@@ -67,12 +67,10 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--per-day", type=int, default=50)
     parser.add_argument("--page-size", type=int, default=1000)
-    parser.add_argument("--port", type=int, default=8799)
     args = parser.parse_args()
 
-    sandbox = start_sandbox(args.accounts, args.days, args.per_day, args.port)
+    sandbox, base_url = start_sandbox(args.accounts, args.days, args.per_day)
     try:
-        base_url = f"http://127.0.0.1:{args.port}"
         state = httpx.get(f"{base_url}/_sandbox/state", timeout=5).json()
         account_ids = [account["id"] for account in state["accounts"]]
         end = datetime.fromisoformat(state["end_date"]).date()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-from mono_dagster.defs.canonical_asset import canonical_transactions
 from mono_dagster.defs.check_alert_sensor import mono_check_alerts
 from mono_dagster.defs.event_relay_schedule import mono_event_relay
 from mono_dagster.defs.failure_streak_sensor import mono_failure_streak
@@ -38,7 +37,7 @@ def build_definitions(
 ) -> dg.Definitions:
     """The code location with the given resources (tests and tools bind their own)."""
     return dg.Definitions(
-        assets=[mono_raw_transactions, canonical_transactions, bank_transactions],
+        assets=[mono_raw_transactions, bank_transactions],  # the first computes raw and canonical
         asset_checks=[accounts_synced_within_26_hours],
         jobs=[mono_sync_job, freshness_check_job, raw_retention_job, mono_synthetic_check_job],
         schedules=[mono_daily_sync, freshness_check_schedule, raw_retention_schedule, mono_synthetic_check],

@@ -1,70 +1,67 @@
-"""`canonical_transactions`: TaxPoynt canonical records, validated by the Pandera schema as a blocking check."""
+"""`canonical_transactions`: TaxPoynt canonical records, validated by the Pandera schema as a blocking check.
 
-import time
-from datetime import UTC, datetime
+The records are computed by the same step as `mono_raw_transactions` (`raw_asset`), which canonicalises
+each batch of accounts while the next ones are fetched; this module holds the asset's spec, its check
+and what its materialization reports.
+"""
 
 import dagster as dg
 import pandas as pd
 
 from mono_dagster.defs import names
 from mono_dagster.defs.asset_common import COMMON_ASSET_ARGS
-from mono_dagster.defs.partition_range import run_scope
-from mono_dagster.defs.raw_asset import mono_raw_transactions
-from mono_dagster.defs.resources import DatabaseResource
-from mono_dagster.defs.run_identity import run_identity
-from mono_dagster.pipeline.canonicalize import canonicalize_run
+from mono_dagster.pipeline.canonicalize import CanonicalSummary
 
+# What each asset of the shared step carries itself; partitions, backfill policy and hooks are the step's.
+SPEC_ARGS = {key: COMMON_ASSET_ARGS[key] for key in ("group_name", "owners", "tags")}
+STEP_ARGS = {key: COMMON_ASSET_ARGS[key] for key in ("partitions_def", "backfill_policy", "hooks")}
 
-@dg.asset(
-    name=names.CANONICAL_ASSET,
-    deps=[mono_raw_transactions],
+canonical_transactions = dg.AssetSpec(
+    names.CANONICAL_ASSET,
+    deps=[names.RAW_ASSET],
     kinds={"pandas", "sql"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            names.SCHEMA_CHECK,
-            asset=names.CANONICAL_ASSET,
-            blocking=True,
-            description="The canonical Pandera schema holds for the whole batch; a failure stops persistence.",
-        )
-    ],
     description=(
-        "TaxPoynt canonical records (docs/canonical_schema.md) built vectorised from this run's raw pages, "
-        "validated once per batch. Row-level failures go to `quarantined_transactions` with a reason."
+        "TaxPoynt canonical records (docs/canonical_schema.md) built vectorised from this run's raw pages as "
+        "they arrive, validated a batch of accounts at a time. Row-level failures go to "
+        "`quarantined_transactions` with a reason."
     ),
-    **COMMON_ASSET_ARGS,
+    **SPEC_ARGS,
 )
-def canonical_transactions(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
-    scope = run_scope(context)
-    identity = run_identity(context, scope)
-    started = time.perf_counter()
-    outcome = canonicalize_run(database.get_engine(), identity, scope.window, now=datetime.now(UTC))
-    batch = outcome.batch
-    if not outcome.schema.passed:
-        context.log.error(f"canonical schema failed with {outcome.schema.num_failures} failure(s); nothing staged")
-    if len(batch.quarantined):
-        context.log.warning(f"{len(batch.quarantined)} transaction(s) quarantined for {scope.description}")
-    valid = batch.valid
+
+schema_check = dg.AssetCheckSpec(
+    names.SCHEMA_CHECK,
+    asset=names.CANONICAL_ASSET,
+    blocking=True,
+    description="The canonical Pandera schema holds for every batch; a failure stops persistence.",
+)
+
+
+def canonical_materialization(canonical: CanonicalSummary, duration_seconds: float) -> dg.MaterializeResult:
+    """The asset's metadata and its schema check result, for one attempt of the step."""
     return dg.MaterializeResult(
+        asset_key=names.CANONICAL_ASSET,
         metadata={
-            "dagster/row_count": len(valid),
-            "raw_transactions": outcome.raw_transactions,
-            "staged": outcome.staged,
-            "quarantined": len(batch.quarantined),
-            "duplicates_dropped": batch.duplicates_dropped,
-            "accounts": outcome.accounts,
-            "amount_minor_total": int(valid["amount_minor"].sum()) if len(valid) else 0,
-            "duration_seconds": round(time.perf_counter() - started, 3),
+            "dagster/row_count": canonical.valid,
+            "raw_transactions": canonical.raw_transactions,
+            "staged": canonical.staged,
+            "quarantined": canonical.quarantined,
+            "duplicates_dropped": canonical.duplicates_dropped,
+            "accounts": canonical.accounts,
+            "batches": canonical.batches,
+            "amount_minor_total": canonical.amount_minor_total,
+            "duration_seconds": round(duration_seconds, 3),
         },
         check_results=[
             dg.AssetCheckResult(
                 check_name=names.SCHEMA_CHECK,
-                passed=outcome.schema.passed,
+                asset_key=names.CANONICAL_ASSET,
+                passed=canonical.schema.passed,
                 severity=dg.AssetCheckSeverity.ERROR,
                 metadata={
-                    "num_failures": outcome.schema.num_failures,
-                    "failure_sample": dg.MetadataValue.md(outcome.schema.to_markdown()),
-                    "quarantined": len(batch.quarantined),
-                    "quarantine_sample": dg.MetadataValue.md(_quarantine_sample(batch.quarantined)),
+                    "num_failures": canonical.schema.num_failures,
+                    "failure_sample": dg.MetadataValue.md(canonical.schema.to_markdown()),
+                    "quarantined": canonical.quarantined,
+                    "quarantine_sample": dg.MetadataValue.md(_quarantine_sample(canonical.quarantine_sample)),
                 },
             )
         ],

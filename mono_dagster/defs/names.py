@@ -11,6 +11,9 @@ OWNERS: Final = ["team:data-platform"]
 RAW_ASSET: Final = "mono_raw_transactions"
 CANONICAL_ASSET: Final = "canonical_transactions"
 PERSISTED_ASSET: Final = "bank_transactions"
+# The one step that computes the raw and the canonical asset keeps the raw asset's name, so run config
+# (`ops: {mono_raw_transactions: {config: {accounts: [...]}}}`) and step keys stay as they were.
+SYNC_STEP: Final = RAW_ASSET
 
 SCHEMA_CHECK: Final = "canonical_schema_valid"
 ACCOUNTS_SYNCED_CHECK: Final = "all_accounts_synced"

@@ -1,19 +1,23 @@
-"""`mono_raw_transactions`: Mono's pages exactly as received, one date window per account.
+"""`mono_raw_transactions`: Mono's pages exactly as received, one date window per account; and the step
+that also computes `canonical_transactions` from them while the next accounts are fetched.
 
-Reads and writes the database itself (no pickled IO manager) and returns `MaterializeResult` metadata.
+One step for both assets (a `multi_asset`): the pages are parsed once, on arrival, and canonicalised
+while Mono answers the next request, instead of being stored and re-read by a second step. Reads and
+writes the database itself (no pickled IO manager) and returns `MaterializeResult` metadata.
 
 One account's failure never stops the others (`pipeline.sync`). When every account that failed failed
 transiently (Mono unavailable: 429, 5xx, timeouts, unreachable, after the client's own retries), the
 step asks Dagster for a retry with the asset's `RetryPolicy` (its attempts, exponential backoff and full
 jitter). The retry fetches only the accounts that have no successful fetch in this run yet: the fetch log
-keeps the latest entry per (run, account, window), so the later steps see the whole shard either way. On
+keeps the latest entry per (run, account, window), and an account's fetch-log entry commits with its
+staged rows, so the later steps see the whole shard either way. On
 the last attempt, or when any failure is not transient (401, 404, a refused request), the step ends
 normally and the blocking `all_accounts_synced` check fails the partition, as before.
 """
 
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import cast
 
@@ -21,14 +25,20 @@ import dagster as dg
 from pydantic import Field
 
 from mono_dagster.defs import names
-from mono_dagster.defs.asset_common import COMMON_ASSET_ARGS
+from mono_dagster.defs.canonical_asset import (
+    SPEC_ARGS,
+    STEP_ARGS,
+    canonical_materialization,
+    canonical_transactions,
+    schema_check,
+)
 from mono_dagster.defs.partition_range import RunScope, run_scope
 from mono_dagster.defs.resources import DatabaseResource, MonoResource
 from mono_dagster.defs.run_identity import run_identity
 from mono_dagster.mono import DateWindow, MonoError
 from mono_dagster.mono.errors import MonoUnavailableError
 from mono_dagster.observability import metrics
-from mono_dagster.pipeline.sync import AccountSyncOutcome, sync_accounts
+from mono_dagster.pipeline.sync import AccountSyncOutcome, BlockedRunError, sync_accounts
 from mono_dagster.storage.accounts import AccountRow, list_accounts, record_sync_failure
 from mono_dagster.storage.fetch_log import successful_fetches
 
@@ -122,22 +132,35 @@ def accounts_in_scope(database: DatabaseResource, scope: RunScope, wanted: list[
     return [rows[account_id] for account_id in wanted]
 
 
-@dg.asset(
-    name=names.RAW_ASSET,
+raw_transactions_spec = dg.AssetSpec(
+    names.RAW_ASSET,
     kinds={"python", "sql"},
-    pool=names.MONO_POOL,
-    retry_policy=RETRY_POLICY,
     description=(
         "Mono's transaction pages exactly as received (all three response shapes), one date window per "
         "account, with fetch metadata (account, window, page, fetched_at, run id, correlation id). "
         "An account that fails is recorded on the account registry and in `mono.fetch.failed`; the others go on. "
         "When Mono was unavailable for every failed account, the step retries those accounts with backoff."
     ),
-    **COMMON_ASSET_ARGS,
+    **SPEC_ARGS,
+)
+
+
+@dg.multi_asset(
+    # The step keeps the raw asset's name, so run config stays `ops: {mono_raw_transactions: {config: ...}}`.
+    name=names.SYNC_STEP,
+    specs=[raw_transactions_spec, canonical_transactions],
+    check_specs=[schema_check],
+    pool=names.MONO_POOL,
+    retry_policy=RETRY_POLICY,
+    description=(
+        "Fetches each account's window from Mono (a worker thread) while the accounts fetched before are "
+        "stored raw, canonicalised, validated by the Pandera schema and staged, a batch at a time."
+    ),
+    **STEP_ARGS,
 )
 def mono_raw_transactions(
     context: dg.AssetExecutionContext, config: SyncConfig, mono: MonoResource, database: DatabaseResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     scope = run_scope(context)
     identity = run_identity(context, scope)
     in_scope = accounts_in_scope(database, scope, config.accounts)
@@ -148,30 +171,44 @@ def mono_raw_transactions(
         f"syncing {len(accounts)} account(s) for {scope.description} (correlation {identity.correlation_id})"
         + (f"; attempt {attempt + 1}, {len(done)} account(s) synced by an earlier attempt" if attempt else "")
     )
-    progress = {"done": 0}
 
-    def report(outcome: AccountSyncOutcome) -> None:
-        progress["done"] += 1
-        status = f"{outcome.transactions} txns, {outcome.pages} pages" if outcome.ok else f"FAILED: {outcome.error}"
-        context.log.info(f"[{progress['done']}/{len(accounts)}] account {outcome.account_id}: {status}")
+    def report(outcomes: Sequence[AccountSyncOutcome], synced: int) -> None:
+        # One log line per batch (each a write to Dagster's event log), naming every account's result.
+        results = "; ".join(
+            f"{o.account_id}: {o.transactions} txns, {o.pages} pages" if o.ok else f"{o.account_id}: FAILED: {o.error}"
+            for o in outcomes
+        )
+        context.log.info(f"[{synced}/{len(accounts)}] {results}")
 
     started = time.perf_counter()
     policy = RETRY_POLICY
     may_retry = attempt < policy.max_retries
-    summary = sync_accounts(
-        mono.get_client(),
-        database.get_engine(),
-        accounts,
-        scope.window,
-        identity,
-        on_account=report,
-        # A transient failure the step may still retry stays out of the streak until it is final.
-        count_failure=lambda exc: not (may_retry and isinstance(exc, TRANSIENT_ERRORS)),
-    )
+    try:
+        summary = sync_accounts(
+            mono.get_client(),
+            database.get_engine(),
+            accounts,
+            scope.window,
+            identity,
+            on_batch=report,
+            # A transient failure the step may still retry stays out of the streak until it is final.
+            count_failure=lambda exc: not (may_retry and isinstance(exc, TRANSIENT_ERRORS)),
+        )
+    except BlockedRunError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    duration = time.perf_counter() - started
+    canonical = summary.canonical
+    if not canonical.schema.passed:
+        context.log.error(
+            f"canonical schema failed with {canonical.schema.num_failures} failure(s); the run's stage is cleared"
+        )
+    if canonical.quarantined:
+        context.log.warning(f"{canonical.quarantined} transaction(s) quarantined for {scope.description}")
     transient = transient_failures(
         summary.failed, {outcome.account_id: outcome.exception for outcome in summary.failed}
     )
-    if transient and may_retry:
+    # A retry cannot mend a schema failure, and would persist the rest without the blocked rows.
+    if transient and may_retry and canonical.schema.passed:
         wait = retry_delay(policy, attempt + 1, config.retry_delay_seconds)
         who = ", ".join(account_id for account_id, _ in transient)
         context.log.warning(
@@ -180,7 +217,8 @@ def mono_raw_transactions(
         )
         raise dg.RetryRequested(max_retries=policy.max_retries, seconds_to_wait=wait) from transient[0][1]
     count_deferred_failures(database, [outcome for outcome in summary.failed if not outcome.counted])
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key=names.RAW_ASSET,
         metadata={
             "window": str(scope.window),
             "shards": list(scope.shards),
@@ -193,7 +231,9 @@ def mono_raw_transactions(
             "pages": summary.pages,
             "requests": summary.requests,
             "retries": summary.retries,
-            "duration_seconds": round(time.perf_counter() - started, 3),
+            "fetch_wait_seconds": round(summary.fetch_wait_seconds, 3),
+            "duration_seconds": round(duration, 3),
             "correlation_id": identity.correlation_id,
-        }
+        },
     )
+    yield canonical_materialization(canonical, duration)

@@ -79,9 +79,11 @@ class ClientStats:
 class FetchedPage:
     page_number: int
     shape: str
-    body: str
+    body: str  # exactly as received: what `mono_raw_pages` stores
     transaction_count: int
     fetched_at: datetime
+    # The body's transaction objects as parsed on arrival, so later steps never parse the body again.
+    transactions: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -250,7 +252,7 @@ class MonoClient:
             transactions=walk.transactions,
             page_of_transaction=walk.page_of_transaction,
             pages=[
-                FetchedPage(index + 1, page.shape, page.body, len(page.transactions), stamp)
+                FetchedPage(index + 1, page.shape, page.body, len(page.transactions), stamp, page.transactions)
                 for index, (page, stamp) in enumerate(zip(walk.pages, stamps, strict=True))
             ],
             total_reported=walk.total_reported,

@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 
 from mono_dagster.observability import metrics
 from mono_dagster.pipeline import events
-from mono_dagster.pipeline.sync import RunIdentity
-from mono_dagster.storage.accounts import record_sync_success
+from mono_dagster.pipeline.identity import RunIdentity
+from mono_dagster.storage.accounts import record_sync_successes
 from mono_dagster.storage.bank_transactions import PersistStats, persist_staged
 from mono_dagster.storage.fetch_log import successful_fetches
 from mono_dagster.storage.outbox import PipelineEvent, append_events
@@ -68,8 +68,8 @@ def _persist(
             complete_windows=[(f.account_id, f.window_start, f.window_end) for f in fetches],
             now=now,
         )
-        for fetch in fetches:
-            record_sync_success(conn, fetch.account_id, fetch.window_start, fetch.window_end, now)
+        # One statement per window shared by the run's accounts, not one per account.
+        record_sync_successes(conn, [(f.account_id, f.window_start, f.window_end) for f in fetches], now)
         common = {
             "correlation_id": identity.correlation_id,
             "run_id": identity.run_id,

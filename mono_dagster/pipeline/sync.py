@@ -1,12 +1,18 @@
-"""Step 1, sync: fetch each account's window from Mono and keep the raw pages exactly as received.
+"""Steps 1 and 2 of a run, overlapped: fetch each account's window from Mono, keep the raw pages exactly
+as received, and canonicalise, validate and stage them, a batch of accounts at a time.
 
-One account's failure never stops the others: it is recorded on the account (failure streak), in
-the fetch log and as a `mono.fetch.failed` event, all in one transaction, and the run goes on.
+Three threads share the work. A worker fetches the accounts one after another (`fetch_worker`); this
+thread builds each batch's raw frame from the pages as the client parsed them, transforms and
+validates it (`canonicalize.prepare_batch`); a writer commits each batch in one transaction
+(`batch_commit`, `batch_writer`). So Mono's answer time and the database's own work overlap the
+transform, and each page is parsed once.
+
+Once a batch fails the schema, nothing more is staged and the run's stage is cleared at the end (the
+schema check blocks persistence); the raw pages, fetch log and quarantine of every batch are kept.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,46 +21,31 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from mono_dagster.mono import DateWindow, MonoClient, MonoError
-from mono_dagster.mono.client import FetchResult
-from mono_dagster.observability import metrics
-from mono_dagster.pipeline import events
-from mono_dagster.storage.accounts import AccountRow, record_sync_failure
-from mono_dagster.storage.fetch_log import FetchRecord, record_fetch
-from mono_dagster.storage.outbox import PipelineEvent, append_events
-from mono_dagster.storage.raw_pages import RawPageRecord, store_raw_pages
+from mono_dagster.pipeline.batch_commit import AccountSyncOutcome, CommittedBatch, commit_batch, report_batch
+from mono_dagster.pipeline.batch_writer import BatchWriter
+from mono_dagster.pipeline.canonicalize import CanonicalSummary, PreparedBatch, prepare_batch
+from mono_dagster.pipeline.fetch_worker import AccountFetcher, FetchedAccount
+from mono_dagster.pipeline.identity import RunIdentity
+from mono_dagster.storage.accounts import AccountRow
+from mono_dagster.storage.canonical_stage import clear_stage
 
-log = logging.getLogger(__name__)
+__all__ = ["AccountSyncOutcome", "BlockedRunError", "RunIdentity", "SyncSummary", "sync_accounts"]
 
-
-@dataclass(frozen=True)
-class RunIdentity:
-    run_id: str
-    correlation_id: str
-    partition_key: str | None = None
-
-
-@dataclass(frozen=True)
-class AccountSyncOutcome:
-    account_id: str
-    ok: bool
-    transactions: int = 0
-    pages: int = 0
-    requests: int = 0
-    retries: int = 0
-    restarts: int = 0
-    duplicates_dropped: int = 0
-    elapsed_seconds: float = 0.0
-    slowest_page_seconds: float = 0.0
-    failure_streak: int = 0
-    error: str | None = None
-    counted: bool = True  # False: a failure left out of the streak because the step will retry it
-    exception: MonoError | None = field(default=None, compare=False, repr=False)  # what the failure raised
+# A batch closes at this many transactions or accounts: Pandera costs ~3 ms a call and pandas about as
+# much per operation, so 2,000 small accounts go through in a handful of calls, not 2,000; a large
+# account is a batch of its own, so the next one is fetched and transformed while it is written.
+DEFAULT_BATCH_ROWS = 10_000
+DEFAULT_BATCH_ACCOUNTS = 500
+# ...or when it has waited this long for more (a slow Mono still shows progress and stages as it goes).
+DEFAULT_BATCH_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
 class SyncSummary:
     window: DateWindow
     outcomes: tuple[AccountSyncOutcome, ...]
+    canonical: CanonicalSummary = field(default_factory=CanonicalSummary)
+    fetch_wait_seconds: float = 0.0  # time this thread waited for the fetch worker (Mono, not us)
 
     @property
     def failed(self) -> tuple[AccountSyncOutcome, ...]:
@@ -77,6 +68,27 @@ class SyncSummary:
         return sum(outcome.retries for outcome in self.outcomes)
 
 
+class BlockedRunError(RuntimeError):
+    """An error after the schema already failed in this attempt. A retry of the step would stage the
+    remaining accounts without the blocked ones and let persistence count those rows missing, so the
+    caller must not retry: the run ends failed, and a new run starts clean."""
+
+
+@dataclass
+class _Progress:
+    outcomes: list[AccountSyncOutcome] = field(default_factory=list)
+    canonical: CanonicalSummary = field(default_factory=CanonicalSummary)
+    schema_failed: bool = False  # known as soon as a batch is validated, before it is written
+    waited: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Job:
+    fetched: tuple[FetchedAccount, ...]
+    prepared: PreparedBatch | None
+    stage: bool
+
+
 def sync_accounts(
     client: MonoClient,
     engine: Engine,
@@ -84,213 +96,84 @@ def sync_accounts(
     window: DateWindow,
     identity: RunIdentity,
     *,
-    on_account: Callable[[AccountSyncOutcome], None] | None = None,
+    now: datetime | None = None,
+    on_batch: Callable[[Sequence[AccountSyncOutcome], int], None] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     count_failure: Callable[[MonoError], bool] = lambda _exc: True,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    batch_accounts: int = DEFAULT_BATCH_ACCOUNTS,
+    batch_wait_seconds: float = DEFAULT_BATCH_WAIT_SECONDS,
 ) -> SyncSummary:
-    """`count_failure(exc)` False leaves that failure out of the account's streak (the caller retries it;
+    """Fetches, records, canonicalises and stages the accounts; `on_batch(outcomes, done)` after each commit.
+
+    `count_failure(exc)` False leaves that failure out of the account's streak (the caller retries it;
     it counts it itself if it ends up not retrying): the escalation sensor never sees a streak grow
     during an outage the step's retry is about to ride out."""
-    outcomes: list[AccountSyncOutcome] = []
-    for account in accounts:
-        started = time.perf_counter()
-        started_at = clock()
-        try:
-            result = client.fetch_transactions(account.account_id, window, tenant=account.tenant)
-        except MonoError as exc:
-            metrics.observe_stage(account.account_id, "sync", time.perf_counter() - started, ok=False)
-            metrics.observe_error(account.account_id, "sync", exc.__class__.__name__)
-            outcome = _record_failure(
-                engine, account.account_id, window, identity, exc, started_at, clock(), count=count_failure(exc)
-            )
-            metrics.observe_failure_streak(account.account_id, outcome.failure_streak)
-        else:
-            outcome = _record_success(engine, result, identity, started_at)
-            metrics.observe_stage(account.account_id, "sync", time.perf_counter() - started, ok=True)
-            if not result.transactions:
-                metrics.observe_zero_transactions(account.account_id)
-        outcomes.append(outcome)
-        if on_account is not None:
-            on_account(outcome)
-    return SyncSummary(window, tuple(outcomes))
+    now = now or clock()
+    progress = _Progress()
 
-
-def _record_success(
-    engine: Engine, result: FetchResult, identity: RunIdentity, started_at: datetime
-) -> AccountSyncOutcome:
-    pages = [
-        RawPageRecord(
-            account_id=result.account_id,
-            window_start=result.window.start,
-            window_end=result.window.end,
-            page_number=page.page_number,
-            response_shape=page.shape,
-            payload=page.body,
-            transaction_count=page.transaction_count,
-            fetched_at=page.fetched_at,
-            run_id=identity.run_id,
-            correlation_id=identity.correlation_id,
-        )
-        for page in result.pages
-    ]
-    outcome = AccountSyncOutcome(
-        account_id=result.account_id,
-        ok=True,
-        transactions=len(result.transactions),
-        pages=len(result.pages),
-        requests=result.requests,
-        retries=result.retries,
-        restarts=result.restarts,
-        duplicates_dropped=result.duplicates_dropped,
-        elapsed_seconds=result.elapsed_seconds,
-        slowest_page_seconds=result.slowest_page_seconds,
-    )
-    notices = _fetch_notices(result, identity)
-    account_id, window = result.account_id, result.window
-    lifecycle = [
-        _fetch_event(events.FETCH_STARTED, account_id, window, identity, started_at=started_at.isoformat()),
-        _fetch_event(
-            events.FETCH_COMPLETED,
-            account_id,
+    def write(job: _Job) -> tuple[_Job, CommittedBatch]:
+        committed = commit_batch(
+            engine,
+            job.fetched,
+            job.prepared,
             window,
             identity,
-            transactions=outcome.transactions,
-            pages=outcome.pages,
-            requests=outcome.requests,
-            retries=outcome.retries,
-            elapsed_seconds=round(outcome.elapsed_seconds, 3),
-        ),
-    ]
-    with engine.begin() as conn:
-        page_ids = store_raw_pages(conn, pages)
-        record_fetch(conn, _fetch_record(result.account_id, result.window, identity, outcome, page_ids))
-        # started, completed, then any warnings about the fetch: one account's events stay in order.
-        append_events(conn, [*lifecycle, *notices])
-    for notice in notices:
-        log.warning(
-            "%s for account %s (correlation %s)",
-            notice.event_name,
-            result.account_id,
-            identity.correlation_id,
-            extra=_log_context(identity, result.account_id, notice.event_name),
+            now=now,
+            clock=clock,
+            count_failure=count_failure,
+            stage=job.stage,
         )
-    return outcome
+        return job, committed
 
+    def committed(results: list[tuple[_Job, CommittedBatch]]) -> None:
+        for job, batch in results:
+            report_batch(job.fetched, batch, identity)
+            progress.outcomes.extend(batch.outcomes)
+            progress.canonical = progress.canonical.plus(batch.canonical)
+            if on_batch is not None:
+                on_batch(batch.outcomes, len(progress.outcomes))
 
-def _fetch_event(
-    name: str, account_id: str, window: DateWindow, identity: RunIdentity, **payload: object
-) -> PipelineEvent:
-    """One of the fetch's outbox events: the run's identity, the window, and what the event adds."""
-    return PipelineEvent(
-        event_name=name,
-        account_id=account_id,
-        correlation_id=identity.correlation_id,
-        run_id=identity.run_id,
-        partition_key=identity.partition_key,
-        payload={**events.window_payload(window.start, window.end), **payload},
-    )
+    def prepare(pending: list[FetchedAccount]) -> _Job:
+        succeeded = [(item.account, item.result.pages) for item in pending if item.result is not None]
+        prepared = prepare_batch(succeeded, window) if succeeded else None
+        stage = not progress.schema_failed
+        if prepared is not None and not prepared.schema.passed:
+            progress.schema_failed = True
+        return _Job(tuple(pending), prepared, stage)
 
-
-def _fetch_notices(result: FetchResult, identity: RunIdentity) -> list[PipelineEvent]:
-    notices = []
-    if not result.transactions:
-        notices.append(
-            _fetch_event(
-                events.FETCH_ZERO_TRANSACTIONS, result.account_id, result.window, identity, pages=len(result.pages)
-            )
-        )
-    if result.slowest_page_seconds > events.LATENCY_SLA_SECONDS:
-        notices.append(
-            _fetch_event(
-                events.FETCH_LATENCY_SLA_EXCEEDED,
-                result.account_id,
-                result.window,
-                identity,
-                slowest_page_seconds=round(result.slowest_page_seconds, 3),
-                sla_seconds=events.LATENCY_SLA_SECONDS,
-                retries=result.retries,
-            )
-        )
-    return notices
-
-
-def _record_failure(
-    engine: Engine,
-    account_id: str,
-    window: DateWindow,
-    identity: RunIdentity,
-    exc: MonoError,
-    started_at: datetime,
-    now: datetime,
-    *,
-    count: bool = True,
-) -> AccountSyncOutcome:
-    error = str(exc)
-    with engine.begin() as conn:
-        streak = record_sync_failure(conn, account_id, error, now, count=count)
-        outcome = AccountSyncOutcome(
-            account_id=account_id, ok=False, failure_streak=streak, error=error, counted=count, exception=exc
-        )
-        record_fetch(conn, _fetch_record(account_id, window, identity, outcome, []))
-        append_events(
-            conn,
-            [
-                # The RFC's `mono.fetch.started`, written with the outcome (the outbox only holds committed work).
-                _fetch_event(events.FETCH_STARTED, account_id, window, identity, started_at=started_at.isoformat()),
-                _fetch_event(
-                    events.FETCH_FAILED,
-                    account_id,
-                    window,
-                    identity,
-                    failures=streak,
-                    counted_in_streak=count,
-                    error_class=exc.__class__.__name__,
-                    status_code=exc.status_code,
-                    message=error,
-                ),
-            ],
-        )
-    log.error(
-        "sync of account %s failed (streak %d, correlation %s): %s",
-        account_id,
-        streak,
-        identity.correlation_id,
-        error,
-        extra=_log_context(identity, account_id, events.FETCH_FAILED),
-    )
-    return outcome
-
-
-def _log_context(identity: RunIdentity, account_id: str, event: str) -> dict[str, str]:
-    return {
-        "correlation_id": identity.correlation_id,
-        "run_id": identity.run_id,
-        "account_id": account_id,
-        "stage": "sync",
-        "event": event,
-    }
-
-
-def _fetch_record(
-    account_id: str,
-    window: DateWindow,
-    identity: RunIdentity,
-    outcome: AccountSyncOutcome,
-    page_ids: list[int],
-) -> FetchRecord:
-    return FetchRecord(
-        run_id=identity.run_id,
-        correlation_id=identity.correlation_id,
-        account_id=account_id,
-        window_start=window.start,
-        window_end=window.end,
-        status="ok" if outcome.ok else "failed",
-        raw_page_ids=tuple(page_ids),
-        transaction_count=outcome.transactions,
-        duplicates_dropped=outcome.duplicates_dropped,
-        requests=outcome.requests,
-        retries=outcome.retries,
-        restarts=outcome.restarts,
-        elapsed_seconds=outcome.elapsed_seconds,
-        error=outcome.error,
-    )
+    try:
+        with (
+            AccountFetcher(client, accounts, window, clock=clock) as fetcher,
+            BatchWriter[_Job, tuple[_Job, CommittedBatch]](write) as writer,
+        ):
+            pending: list[FetchedAccount] = []
+            rows = 0
+            closes_at = 0.0
+            while True:
+                waited_from = time.perf_counter()
+                item = fetcher.next(None if not pending else max(0.0, closes_at - time.monotonic()))
+                progress.waited += time.perf_counter() - waited_from
+                if item is None and not pending:
+                    break
+                if item is not None:
+                    if not pending:
+                        closes_at = time.monotonic() + batch_wait_seconds
+                    pending.append(item)
+                    rows += item.rows
+                    if rows < batch_rows and len(pending) < batch_accounts:
+                        continue
+                committed(writer.submit(prepare(pending)))
+                pending, rows = [], 0
+            committed(writer.finish())
+    except Exception as exc:
+        if progress.schema_failed:
+            raise BlockedRunError(
+                f"the canonical schema failed in this run, then: {exc.__class__.__name__}: {exc}"
+            ) from exc
+        raise
+    finally:
+        if progress.schema_failed:
+            with engine.begin() as conn:
+                clear_stage(conn, identity.run_id)
+    return SyncSummary(window, tuple(progress.outcomes), progress.canonical, progress.waited)

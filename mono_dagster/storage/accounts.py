@@ -184,6 +184,29 @@ def record_sync_success(
     )
 
 
+def record_sync_successes(conn: sa.Connection, windows: Sequence[tuple[str, date, date]], at: datetime) -> None:
+    """`record_sync_success` for many (account_id, start, end) windows: one UPDATE per distinct window and
+    chunk of accounts, not one per account (a run's accounts usually share one window)."""
+    by_window: dict[tuple[date, date], list[str]] = {}
+    for account_id, start, end in windows:
+        by_window.setdefault((start, end), []).append(account_id)
+    for (start, end), account_ids in by_window.items():
+        for chunk in chunked(sorted(set(account_ids))):
+            conn.execute(
+                sa.update(mono_accounts)
+                .where(mono_accounts.c.account_id.in_(chunk))
+                .values(
+                    failure_streak=0,
+                    last_error=None,
+                    last_success_at=at,
+                    last_attempt_at=at,
+                    last_successful_window_start=start,
+                    last_successful_window_end=end,
+                    updated_at=at,
+                )
+            )
+
+
 def record_sync_failure(conn: sa.Connection, account_id: str, error: str, at: datetime, *, count: bool = True) -> int:
     """Adds one to the account's failure streak (unless `count` is False) and returns the streak."""
     statement = (

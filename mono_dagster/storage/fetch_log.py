@@ -48,9 +48,21 @@ class FetchRow(FetchRecord):
 
 def record_fetch(conn: sa.Connection, record: FetchRecord, *, at: datetime | None = None) -> int:
     """Logs the fetch; returns its row id."""
+    statement = sa.insert(mono_fetches).values(_values(record, at or utcnow())).returning(mono_fetches.c.id)
+    return int(conn.execute(statement).scalar_one())
+
+
+def record_fetches(conn: sa.Connection, records: Sequence[FetchRecord], *, at: datetime | None = None) -> None:
+    """Logs many fetches in one statement (a run logs its accounts a batch at a time), in the order given."""
+    if records:
+        now = at or utcnow()
+        conn.execute(sa.insert(mono_fetches), [_values(record, now) for record in records])
+
+
+def _values(record: FetchRecord, at: datetime) -> dict[str, object]:
     if record.status not in FETCH_STATUSES:
         raise ValueError(f"fetch status must be one of {', '.join(FETCH_STATUSES)}, got {record.status!r}")
-    values = {
+    return {
         "run_id": record.run_id,
         "correlation_id": record.correlation_id,
         "account_id": record.account_id,
@@ -65,9 +77,8 @@ def record_fetch(conn: sa.Connection, record: FetchRecord, *, at: datetime | Non
         "restarts": record.restarts,
         "elapsed_seconds": float(record.elapsed_seconds),
         "error": None if record.error is None else record.error[:_ERROR_LIMIT],
-        "recorded_at": at or utcnow(),
+        "recorded_at": at,
     }
-    return int(conn.execute(sa.insert(mono_fetches).values(values).returning(mono_fetches.c.id)).scalar_one())
 
 
 def latest_fetches(conn: sa.Connection, run_id: str) -> list[FetchRow]:

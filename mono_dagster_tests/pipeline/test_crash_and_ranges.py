@@ -15,7 +15,6 @@ from mono_dagster.defs.partitions import SHARD_COUNT
 from mono_dagster.defs.resources import DatabaseResource
 from mono_dagster.defs.retention import raw_retention_job
 from mono_dagster.mono import DateWindow
-from mono_dagster.pipeline.canonicalize import canonicalize_run
 from mono_dagster.pipeline.persist import persist_run
 from mono_dagster.pipeline.sync import RunIdentity, sync_accounts
 from mono_dagster.storage.accounts import list_accounts
@@ -55,8 +54,8 @@ def test_a_crash_between_staging_and_commit_leaves_the_database_as_before(pipeli
     window = DateWindow(start, end)
     now = datetime.now(UTC)
     with pipeline.client() as client:
-        sync_accounts(client, engine, accounts, window, identity)
-    assert canonicalize_run(engine, identity, window, now=now).staged == 5 * 5 * len(accounts)
+        summary = sync_accounts(client, engine, accounts, window, identity, now=now)
+    assert summary.canonical.staged == 5 * 5 * len(accounts)
     before = everything(engine)
     assert any(row for row in before[canonical_transactions.name]), "the stage holds the run's rows"
 

@@ -9,7 +9,9 @@ import sqlalchemy as sa
 
 from mono_dagster.storage.quarantine import count_quarantined, quarantine_rows
 from mono_dagster.storage.tables import quarantined_transactions
+from mono_dagster.transform import build_raw_frame, to_canonical
 from mono_dagster_tests.storage.builders import NOW, quarantine_frame, quarantine_row
+from mono_dagster_tests.transform.builders import ACCOUNT_ID, accounts_frame, v2_transaction
 
 START, END = date(2024, 3, 1), date(2024, 3, 7)
 
@@ -82,3 +84,22 @@ def test_empty_frame_quarantines_nothing(engine):
     with engine.begin() as conn:
         assert _quarantine(conn, []) == 0
         assert count_quarantined(conn) == 0
+
+
+def test_bad_rows_holding_nul_and_a_megabyte_are_stored_without_nul(engine):
+    # Postgres text refuses NUL: what the transform quarantines must still be storable, on both databases.
+    objects = [
+        v2_transaction(id="t\x001", type="re\x00fund"),
+        v2_transaction(id="t2", narration="POS\x00 SHOPRITE", category="a\x00b"),
+        v2_transaction(id="t3", narration="A" * 1_048_576),
+    ]
+    batch = to_canonical(build_raw_frame((ACCOUNT_ID, 1, obj) for obj in objects), accounts_frame())
+    with engine.begin() as conn:
+        assert _quarantine(conn, batch.quarantined.to_dict("records")) == 3
+    with engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(quarantined_transactions.c.provider_transaction_id, quarantined_transactions.c.raw_record)
+        ).all()
+    assert sorted(row[0] for row in stored) == ["t2", "t3", "t\ufffd1"]
+    assert all("\x00" not in row[1] for row in stored)
+    assert max(len(row[1]) for row in stored) > 1_048_576  # the huge row is kept whole for the operator

@@ -19,8 +19,9 @@ from mono_dagster.defs.resources import DatabaseResource
 from mono_dagster.defs.run_identity import run_identity
 from mono_dagster.pipeline.persist import persist_run
 from mono_dagster.pipeline.reconcile import reconcile_run
+from mono_dagster.storage.balance_checks import balance_breaks_by_account
 from mono_dagster.storage.fetch_log import failed_fetches
-from mono_dagster.storage.reconciliation import balance_breaks, duplicate_keys
+from mono_dagster.storage.reconciliation import duplicate_keys
 
 
 def _spec(name: str, description: str, *, blocking: bool = False) -> dg.AssetCheckSpec:
@@ -99,11 +100,8 @@ def _data_checks(engine: Engine, run_id: str, scope: RunScope, accounts: tuple[s
     reconciliation = reconcile_run(engine, run_id)
     with engine.connect() as conn:
         duplicates = duplicate_keys(conn, list(accounts), scope.window.start, scope.window.end)
-        breaks = {
-            account: found
-            for account in accounts
-            if (found := balance_breaks(conn, account, scope.window.start, scope.window.end))
-        }
+        # One query per chunk of accounts, not one per account (a shard's run holds hundreds).
+        breaks = balance_breaks_by_account(conn, list(accounts), scope.window.start, scope.window.end)
     return [
         dg.AssetCheckResult(
             check_name=names.RECONCILIATION_CHECK,

@@ -241,6 +241,27 @@ def test_every_bad_row_is_quarantined_naming_its_field_and_the_good_rows_are_exa
         again = run_cli("backfill", "--start", start.isoformat(), "--end", end.isoformat(), env=env)
         assert "Traceback" not in again.stderr and again.returncode == 1, again.stdout + again.stderr
         assert (ledger(engine), quarantine_keys(engine)) == before
+
+        # A conflict on a transaction stored earlier leaves the stored version as it was, not missing.
+        stored_earlier = state.transactions(third, start, end)[6]
+        conflict = [{}, {"set": {"narration": "A LATER, DIFFERENT VERSION"}}]
+        state.set_fault_plan(FaultPlan(served_as={**plan.served_as, stored_earlier["id"]: conflict}))
+        resync = run_cli("resync", "--account", third, "--start", start.isoformat(), "--end", end.isoformat(), env=env)
+        assert "Traceback" not in resync.stderr and "FAILED" not in resync.stdout, resync.stdout + resync.stderr
+        assert ledger(engine) == before[0]
+        with engine.connect() as conn:
+            versions = conn.execute(
+                sa.text("SELECT reason FROM quarantined_transactions WHERE provider_transaction_id = :id"),
+                {"id": stored_earlier["id"]},
+            ).scalars()
+            assert list(versions) == [CONFLICT, CONFLICT]
+            assert (
+                conn.execute(
+                    sa.text("SELECT missing_fetch_count FROM bank_transactions WHERE provider_transaction_id = :id"),
+                    {"id": stored_earlier["id"]},
+                ).scalar_one()
+                == 0
+            )
     finally:
         engine.dispose()
         dispose_engines()

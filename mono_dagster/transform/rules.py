@@ -173,6 +173,10 @@ def _length_samples(lengths: np.ndarray) -> pd.Series:
 def _lengths(text: pd.Series) -> np.ndarray:
     """Characters in each str value (0 for None), counted in C."""
     values = text.to_numpy(dtype=object)
+    try:  # the usual batch: every narration present
+        return np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    except TypeError:  # some are None
+        pass
     present = text.notna().to_numpy()
     lengths = np.zeros(len(values), dtype=np.int64)
     lengths[present] = np.fromiter(map(len, values[present]), dtype=np.int64, count=int(present.sum()))

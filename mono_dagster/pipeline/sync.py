@@ -35,7 +35,7 @@ __all__ = ["AccountSyncOutcome", "BlockedRunError", "RunIdentity", "SyncSummary"
 # much per operation, so 2,000 small accounts go through in a handful of calls, not 2,000; a large
 # account is a batch of its own, so the next one is fetched and transformed while it is written.
 DEFAULT_BATCH_ROWS = 10_000
-DEFAULT_BATCH_ACCOUNTS = 500
+DEFAULT_BATCH_ACCOUNTS = 100
 # ...or when it has waited this long for more (a slow Mono still shows progress and stages as it goes).
 DEFAULT_BATCH_WAIT_SECONDS = 2.0
 

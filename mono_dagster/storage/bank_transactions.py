@@ -153,7 +153,14 @@ def _upsert_statement(conn: sa.Connection, run_id: str, correlation_id: str, now
         sa.literal(0).label("missing_fetch_count"),
         sa.literal(now, bank.c.created_at.type).label("created_at"),
         sa.literal(now, bank.c.updated_at.type).label("updated_at"),
-    ).where(stage.c.run_id == run_id)  # SQLite needs this WHERE to parse INSERT ... SELECT ... ON CONFLICT
+    ).where(
+        stage.c.run_id == run_id,  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
+        # Rows stored already with this content never reach the insert: a probe of the primary key
+        # here costs less than the insert's own conflict handling for each of them.
+        ~sa.exists().where(
+            bank.c.transaction_id == stage.c.transaction_id, bank.c.content_hash == stage.c.content_hash
+        ),
+    )
     insert = dialect_insert(conn, bank).from_select(
         [
             *CANONICAL_COLUMNS,

@@ -148,6 +148,7 @@ def _quarantined_counts(conn: sa.Connection, run_id: str, account_ids: Sequence[
 def _seen_persisted_counts(
     conn: sa.Connection, run_id: str, windows: Sequence[tuple[str, date, date]]
 ) -> dict[str, int]:
+    """Rows of the windows the run saw and did not quarantine, per account (see `run_counts`)."""
     bank, quarantine = bank_transactions, quarantined_transactions
     quarantined_by_this_run = (
         sa.select(sa.literal(1))

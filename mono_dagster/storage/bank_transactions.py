@@ -196,7 +196,15 @@ def _clear_missing_marks(conn: sa.Connection, run_id: str, now: datetime) -> Non
     stage, bank, quarantine = canonical_transactions, bank_transactions, quarantined_transactions
     reset = {"missing_fetch_count": 0, "vanished_at": None, "updated_at": now}
     # Vanished rows always have missing_fetch_count >= VANISHED_AFTER_MISSES, so one test finds both.
-    conn.execute(sa.update(bank).where(_in_stage(run_id, stage, bank), bank.c.missing_fetch_count > 0).values(reset))
+    # Driven from those few rows (the partial index), not from the stage: on a freshly loaded stage the
+    # planner has no statistics and probed the index once per staged row (0.12 s at 91k rows).
+    counted_missing = conn.execute(sa.select(bank.c.transaction_id).where(bank.c.missing_fetch_count > 0))
+    for chunk in chunked(counted_missing.scalars().all()):
+        conn.execute(
+            sa.update(bank)
+            .where(bank.c.transaction_id.in_(chunk), bank.c.missing_fetch_count > 0, _in_stage(run_id, stage, bank))
+            .values(reset)
+        )
     conn.execute(
         sa.update(bank)
         .where(

@@ -6,6 +6,7 @@ import click
 
 from mono_dagster.cli.common import client_from_environment, engine_from_environment, one_line_errors
 from mono_dagster.cli.tables import render_table
+from mono_dagster.mono.account_ids import validate_account_ids
 from mono_dagster.pipeline.accounts import add_accounts, discover_accounts
 from mono_dagster.settings import Settings
 from mono_dagster.storage.accounts import (
@@ -40,6 +41,7 @@ def discover_command(tenant: str) -> None:
 @one_line_errors
 def add_command(account_ids: tuple[str, ...], tenant: str) -> None:
     """Register the given Mono account ids (each is checked with Mono first)."""
+    account_ids = validate_account_ids(account_ids)  # before the key is read or a connection opened
     settings = Settings.from_env()
     with client_from_environment(settings) as client:
         registration = add_accounts(
@@ -107,6 +109,7 @@ def update_command(account_ids: tuple[str, ...], tenant: str | None, status: str
     """Change registered accounts' tenant or status, all in one transaction (no Mono call)."""
     if tenant is None and status is None:
         raise click.UsageError("give --tenant and/or --status")
+    account_ids = validate_account_ids(account_ids)
     with engine_from_environment().begin() as conn:
         for account_id in account_ids:
             if tenant is not None:

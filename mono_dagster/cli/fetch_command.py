@@ -9,6 +9,7 @@ import click
 
 from mono_dagster.cli.common import client_from_environment, one_line_errors, parse_day
 from mono_dagster.mono import DateWindow, FetchResult
+from mono_dagster.mono.account_ids import validate_account_id
 
 
 @click.command("fetch")
@@ -19,6 +20,7 @@ from mono_dagster.mono import DateWindow, FetchResult
 @one_line_errors
 def fetch_command(account_id: str, start: date, end: date, as_json: bool) -> None:
     """Fetch one account's window through the client (MONO_BASE_URL, MONO_SECRET_KEY) and summarise it."""
+    validate_account_id(account_id)  # before the key is read or a connection opened
     window = DateWindow(start, end)
     with client_from_environment() as client:
         result = client.fetch_transactions(account_id, window)

@@ -22,13 +22,13 @@ def backfill_command(start: date, end: date, accounts: tuple[str, ...]) -> None:
 
 
 @click.command("resync")
-@click.option("--account", "account_id", required=True, help="Mono account id.")
+@click.option("--account", "accounts", required=True, multiple=True, help="Mono account id (repeatable; at least one).")
 @click.option("--start", required=True, callback=parse_day, help="First UTC day, YYYY-MM-DD.")
 @click.option("--end", required=True, callback=parse_day, help="Last UTC day (inclusive), YYYY-MM-DD.")
 @one_line_errors
-def resync_command(account_id: str, start: date, end: date) -> None:
-    """Re-fetch one account's window and upsert it (only that account of its shard is synced)."""
-    sys.exit(run_sync_flow(start, end, [account_id]))
+def resync_command(accounts: tuple[str, ...], start: date, end: date) -> None:
+    """Re-fetch these accounts' window and upsert it: one run per shard they are on, only these accounts."""
+    sys.exit(run_sync_flow(start, end, accounts))
 
 
 @click.command("smoke")

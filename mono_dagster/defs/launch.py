@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -89,46 +89,76 @@ def sync_config(accounts: Sequence[str], *, console_log_level: str = "WARNING") 
     }
 
 
+def shard_plan(
+    shards: Sequence[int], accounts_by_shard: Mapping[int, Sequence[str]] | None
+) -> list[tuple[int, tuple[str, ...]]]:
+    """(shard, its accounts filter) for each run to launch, in the order of `shards`.
+
+    Without `accounts_by_shard` every shard runs unfiltered (all its active accounts). With it, each
+    shard's run gets only that shard's accounts, and a shard given none gets no run: an empty filter
+    would mean "every account of the shard", the opposite of what was asked.
+    """
+    if accounts_by_shard is None:
+        return [(shard, ()) for shard in shards]
+    outside = sorted(set(accounts_by_shard) - set(shards))
+    if outside:
+        raise ValueError(f"accounts given for shards {outside}, which are not among the shards to run {list(shards)}")
+    return [(shard, tuple(accounts_by_shard[shard])) for shard in shards if accounts_by_shard.get(shard)]
+
+
 def run_shards(
     start: date,
     end: date,
     shards: Sequence[int],
     *,
-    accounts: Sequence[str] = (),
+    accounts_by_shard: Mapping[int, Sequence[str]] | None = None,
     instance: dg.DagsterInstance | None = None,
     job: dg.JobDefinition | None = None,
     on_run: Callable[[ShardRun], None] | None = None,
 ) -> list[ShardRun]:
+    """One run per shard over start..end, in turn; `accounts_by_shard` narrows them (see `shard_plan`)."""
     if job is None:
         from mono_dagster.definitions import defs  # the code location reads its settings when first imported
 
         job = defs.resolve_job_def(SYNC_JOB)
     instance = instance or dg.DagsterInstance.get()
     runs = []
-    for shard in shards:
-        tags = {
-            **partition_range_tags(start, end, shard),
-            CORRELATION_TAG: str(uuid.uuid4()),
-            "mono/launched_by": "mono-dagster-cli",
-        }
-        result = job.execute_in_process(
-            instance=instance, tags=tags, run_config=sync_config(accounts), raise_on_error=False
-        )
-        checks = tuple(
-            CheckOutcome(
-                asset=evaluation.asset_key.to_user_string(),
-                check=evaluation.check_name,
-                passed=evaluation.passed,
-                severity=evaluation.severity.value,
-            )
-            for evaluation in result.get_asset_check_evaluations()
-        )
-        error = None
-        if not result.success:
-            failure = result.get_run_failure_event()
-            error = failure.message if failure is not None else "run failed"
-        run = ShardRun(shard=shard, run_id=result.run_id, success=result.success, checks=checks, error=error)
+    for shard, accounts in shard_plan(shards, accounts_by_shard):
+        run = run_shard(job, instance, start, end, shard, accounts)
         runs.append(run)
         if on_run is not None:
             on_run(run)
     return runs
+
+
+def run_shard(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    start: date,
+    end: date,
+    shard: int,
+    accounts: Sequence[str] = (),
+) -> ShardRun:
+    """One in-process run over days start..end of one shard; `accounts` empty syncs all its active accounts."""
+    tags = {
+        **partition_range_tags(start, end, shard),
+        CORRELATION_TAG: str(uuid.uuid4()),
+        "mono/launched_by": "mono-dagster-cli",
+    }
+    result = job.execute_in_process(
+        instance=instance, tags=tags, run_config=sync_config(accounts), raise_on_error=False
+    )
+    checks = tuple(
+        CheckOutcome(
+            asset=evaluation.asset_key.to_user_string(),
+            check=evaluation.check_name,
+            passed=evaluation.passed,
+            severity=evaluation.severity.value,
+        )
+        for evaluation in result.get_asset_check_evaluations()
+    )
+    error = None
+    if not result.success:
+        failure = result.get_run_failure_event()
+        error = failure.message if failure is not None else "run failed"
+    return ShardRun(shard=shard, run_id=result.run_id, success=result.success, checks=checks, error=error)

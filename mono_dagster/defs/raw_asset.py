@@ -33,9 +33,11 @@ from mono_dagster.defs.canonical_asset import (
     schema_check,
 )
 from mono_dagster.defs.partition_range import RunScope, run_scope
+from mono_dagster.defs.partitions import shard_key
 from mono_dagster.defs.resources import DatabaseResource, MonoResource
 from mono_dagster.defs.run_identity import run_identity
 from mono_dagster.mono import DateWindow, MonoError
+from mono_dagster.mono.account_ids import describe_value, is_valid_account_id
 from mono_dagster.mono.errors import MonoUnavailableError
 from mono_dagster.observability import metrics
 from mono_dagster.pipeline.sync import AccountSyncOutcome, BlockedRunError, sync_accounts
@@ -114,6 +116,9 @@ def already_synced(database: DatabaseResource, run_id: str, window: DateWindow) 
 
 
 def accounts_in_scope(database: DatabaseResource, scope: RunScope, wanted: list[str]) -> list[AccountRow]:
+    """The run's accounts: every active one of its shards, or the `accounts` filter, each of which must be
+    a registered, active account of a shard inside the run's box (any of them, for a multi-shard range)."""
+    wanted = list(dict.fromkeys(wanted))  # an id given twice is synced once
     with database.get_engine().connect() as conn:
         if not wanted:
             return [row for shard in scope.shards for row in list_accounts(conn, shard=shard)]
@@ -121,14 +126,20 @@ def accounts_in_scope(database: DatabaseResource, scope: RunScope, wanted: list[
     problems = []
     for account_id in wanted:
         row = rows.get(account_id)
-        if row is None:
+        if not is_valid_account_id(account_id):
+            problems.append(f"{describe_value(account_id)} is not a Mono account id")
+        elif row is None:
             problems.append(f"{account_id} is not registered (run `mono-dagster accounts add {account_id}`)")
         elif row.shard not in scope.shards:
-            problems.append(f"{account_id} belongs to shard {row.shard}, not to this run's shards {list(scope.shards)}")
+            problems.append(
+                f"{account_id} belongs to shard {row.shard}, not to this run's shards {list(scope.shards)} "
+                f"(launch it on partitions of {shard_key(row.shard)})"
+            )
         elif row.status != "active":
             problems.append(f"{account_id} is {row.status}, not active")
     if problems:
-        raise dg.Failure(description="Cannot resync: " + "; ".join(problems))
+        # The same run config fails the same way on every attempt: fail now, not after the retry policy's waits.
+        raise dg.Failure(description="Cannot resync: " + "; ".join(problems), allow_retries=False)
     return [rows[account_id] for account_id in wanted]
 
 

@@ -19,6 +19,7 @@ import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
 
 from mono_dagster.mono import metrics, operations
+from mono_dagster.mono.account_ids import validate_account_id
 from mono_dagster.mono.auth import SecretBackedMonoTokenProvider
 from mono_dagster.mono.errors import (
     MonoAuthenticationError,
@@ -219,6 +220,7 @@ class MonoClient:
 
         With a `tenant` and a tenant limiter, every request also waits for the tenant's budget.
         """
+        validate_account_id(account_id)  # the id becomes a path segment: never an unchecked one
         context = _Context(operations.FETCH_TRANSACTIONS, "/v2/accounts/{id}/transactions", account_id, window, tenant)
         filters = {**window.mono_params(), "paginate": "true", "limit": str(self.page_size)}
         if transaction_type:
@@ -280,6 +282,7 @@ class MonoClient:
         return walk_window(fetch_page, page_size=page_size, max_pages=self.max_pages).transactions
 
     def get_account(self, account_id: str) -> AccountDetails:
+        validate_account_id(account_id)  # the id becomes a path segment: never an unchecked one
         context = _Context(operations.GET_ACCOUNT, "/v2/accounts/{id}", account_id)
         document = self._get(f"/v2/accounts/{account_id}", {}, context, parse=decode_json)
         return _account_details(account_id, document, context)

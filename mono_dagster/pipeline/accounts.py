@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 
-from mono_dagster.mono import MonoClient
+from mono_dagster.mono import MonoClient, MonoNotFoundError, operations
+from mono_dagster.mono.account_ids import describe_value, is_valid_account_id, validate_account_ids
 from mono_dagster.mono.client import AccountDetails
 from mono_dagster.storage.accounts import (
     AccountRecord,
+    AccountRow,
     list_accounts,
     mask_account_number,
     register_accounts,
     set_account_status,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,10 @@ def _listed_records(
         listed.add(account_id)
         if not account_id or account_id in deny or (allow and account_id not in allow):
             continue
+        if not is_valid_account_id(account_id):
+            # Never registered, so never put in a URL; the rest of the listing still registers.
+            log.warning("skipped a listed account: %s is not a Mono account id", describe_value(account_id))
+            continue
         records.append(_summary_record(summary, tenant) or _record(client.get_account(account_id), tenant))
     return records, listed
 
@@ -83,9 +92,33 @@ def add_accounts(
     shard_count: int,
     tenant: str = "default",
 ) -> Registration:
-    """Registers the given ids after checking each with Mono (an unknown id raises MonoNotFoundError)."""
-    records = [_record(client.get_account(account_id), tenant) for account_id in dict.fromkeys(account_ids)]
+    """Registers the given ids after checking each with Mono; all or none.
+
+    Every id is validated before any request (InvalidAccountIdError), and every one is looked up before
+    anything is registered: ids Mono does not know are named together in one MonoNotFoundError.
+    """
+    ids = validate_account_ids(account_ids)
+    records: list[AccountRecord] = []
+    unknown: list[str] = []
+    for account_id in ids:
+        try:
+            records.append(_record(client.get_account(account_id), tenant))
+        except MonoNotFoundError:
+            unknown.append(account_id)
+    if unknown:
+        raise MonoNotFoundError(
+            f"Account not found at Mono: {', '.join(unknown)}; nothing was registered or synced",
+            operation=operations.GET_ACCOUNT,
+        )
     return _register(engine, records, shard_count)
+
+
+def accounts_by_shard(rows: Iterable[AccountRow]) -> dict[int, tuple[str, ...]]:
+    """The accounts of each shard, in the rows' order: each shard's run is given only its own."""
+    grouped: dict[int, list[str]] = {}
+    for row in rows:
+        grouped.setdefault(row.shard, []).append(row.account_id)
+    return {shard: tuple(ids) for shard, ids in sorted(grouped.items())}
 
 
 def _register(engine: Engine, records: list[AccountRecord], shard_count: int) -> Registration:

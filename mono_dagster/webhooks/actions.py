@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from mono_dagster.mono import MonoClient
+from mono_dagster.mono.account_ids import describe_value, is_valid_account_id
 from mono_dagster.mono.errors import MonoNotFoundError
 from mono_dagster.observability.scrub import scrub_text
 from mono_dagster.settings import Settings
@@ -184,6 +185,8 @@ def _plan(work: InboxWork, row: InboxRow, resyncs: dict[str, RunSpec]) -> _Plan:
         return _Plan(Outcome("ignored", f"no action for {row.event_name}"))
     if row.account_id is None:
         return _Plan(Outcome("ignored", "the event names no account"))
+    if not is_valid_account_id(row.account_id):  # never registered, never put in a Mono URL
+        return _Plan(Outcome("ignored", f"{describe_value(row.account_id)} is not a Mono account id"))
     return planner(work, row, row.account_id, resyncs)
 
 

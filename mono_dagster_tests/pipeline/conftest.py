@@ -16,7 +16,7 @@ from mono_dagster.definitions import build_definitions
 from mono_dagster.defs.launch import ShardRun, run_shards
 from mono_dagster.defs.resources import DatabaseResource, MonoResource
 from mono_dagster.mono import MonoClient, SecretBackedMonoTokenProvider, TokenBucket
-from mono_dagster.pipeline.accounts import add_accounts
+from mono_dagster.pipeline.accounts import accounts_by_shard, add_accounts
 from mono_dagster.settings import Settings
 from mono_dagster.storage.accounts import list_accounts
 from mono_dagster.storage.engine import create_db_engine, dispose_engines
@@ -59,8 +59,15 @@ class Pipeline:
         self, start: date, end: date, account_ids: list[str] | None = None, *, only: bool = False
     ) -> list[ShardRun]:
         ids = account_ids or self.sandbox.state.account_ids()
+        with self.engine.connect() as conn:
+            by_shard = accounts_by_shard(list_accounts(conn, statuses=None, account_ids=ids))
         return run_shards(
-            start, end, self.shards(ids), accounts=ids if only else (), instance=self.instance, job=self.job
+            start,
+            end,
+            sorted(by_shard),
+            accounts_by_shard=by_shard if only else None,
+            instance=self.instance,
+            job=self.job,
         )
 
     def persisted(self) -> list[dict[str, Any]]:

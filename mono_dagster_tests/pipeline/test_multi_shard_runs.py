@@ -101,7 +101,7 @@ def test_a_ranged_run_refuses_an_account_outside_its_box_with_the_clear_error(pi
     chosen = one_account_per_shard(pipeline.sandbox.state, 3)
     low, middle, high = sorted(chosen)
     pipeline.sandbox.state.reset_request_log()
-    result = box_run(pipeline, start, end, low, middle, [chosen[low], chosen[high]])
+    result = box_run(pipeline, start, end, low, middle, [chosen[low], chosen[high], "../x"])
     assert not result.success
     failure = result.get_run_failure_event()
     [step_failure] = [event for event in result.all_events if event.is_step_failure]
@@ -111,6 +111,7 @@ def test_a_ranged_run_refuses_an_account_outside_its_box_with_the_clear_error(pi
     expected = f"{chosen[high]} belongs to shard {high}, not to this run's shards {list(range(low, middle + 1))}"
     assert expected in message, (failure, message)
     assert f"shard-{high:02d}" in message, "it says where the account can be launched"
+    assert "'../x' is not a Mono account id" in message
     assert transactions_requested(pipeline.sandbox.state) == set(), "nothing fetched, not even the good account"
     assert persisted(pipeline.database_url) == set()
 

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from mono_dagster.mono import DateWindow, MonoClient, MonoError
 from mono_dagster.pipeline.batch_commit import AccountSyncOutcome, CommittedBatch, commit_batch, report_batch
 from mono_dagster.pipeline.batch_writer import BatchWriter
-from mono_dagster.pipeline.canonicalize import CanonicalSummary, PreparedBatch, prepare_batch
+from mono_dagster.pipeline.canonicalize import CanonicalSummary, PreparedBatch, prepare_batch, warm_up
 from mono_dagster.pipeline.fetch_worker import AccountFetcher, FetchedAccount
 from mono_dagster.pipeline.identity import RunIdentity
 from mono_dagster.storage.accounts import AccountRow
@@ -147,6 +147,8 @@ def sync_accounts(
             AccountFetcher(client, accounts, window, clock=clock) as fetcher,
             BatchWriter[_Job, tuple[_Job, CommittedBatch]](write) as writer,
         ):
+            if accounts:
+                warm_up()  # while the worker waits for Mono's first answer
             pending: list[FetchedAccount] = []
             rows = 0
             closes_at = 0.0

@@ -7,10 +7,14 @@ CLI's progress line would not learn that, say, the database connection was termi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
-from dagster._utils.error import SerializableErrorInfo
 
 from mono_dagster.observability.scrub import scrub_text
+
+if TYPE_CHECKING:
+    from dagster._utils.error import SerializableErrorInfo
 
 # Dagster's own wrappers around the exception a step raised: the cause is what the operator needs.
 _WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError")

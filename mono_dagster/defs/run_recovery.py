@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.dagster_run import FINISHED_STATUSES
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from mono_dagster.storage.engine import DATABASE_URL_VARIABLE, create_db_engine, resolve_database_url
 from mono_dagster.storage.stale_stage import clear_stages, staged_run_ids
@@ -34,6 +35,7 @@ HOST_TAG = "mono/launcher_host"
 PID_TAG = "mono/launcher_pid"
 PROCESS_TAG = "mono/launcher_process"  # "<boot id>:<start time in ticks>" on Linux, empty elsewhere
 
+FINISHED_STATUSES = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 IN_PROGRESS_STATUSES = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
 
@@ -100,18 +102,35 @@ def recover_dead_runs(instance: dg.DagsterInstance) -> list[str]:
 
 
 def _clear_finished_stages(instance: dg.DagsterInstance) -> None:
-    """A finished run never persists its stage again (a rerun is a new run): its staged rows are garbage."""
-    if not (os.environ.get(DATABASE_URL_VARIABLE) or os.environ.get("DAGSTER_HOME")):
-        return  # no pipeline database configured for this process: nothing of ours to clean
-    engine = create_db_engine(resolve_database_url())
-    with engine.connect() as conn:
-        staged = staged_run_ids(conn)
-    if not staged:
+    """A finished run never persists its stage again (a rerun is a new run): its staged rows are garbage.
+
+    The pipeline database is found as `DatabaseResource` finds it. Cleaning is best effort: a database
+    not created yet, or not migrated, is left alone and the launch goes on.
+    """
+    engine = _existing_pipeline_database()
+    if engine is None:
         return
-    finished = [
-        run.run_id for run in instance.get_runs(filters=dg.RunsFilter(run_ids=staged, statuses=list(FINISHED_STATUSES)))
-    ]
-    if finished:
-        with engine.begin() as conn:
-            cleared = clear_stages(conn, finished)
-        log.info("cleared %d staged row(s) of %d finished run(s)", cleared, len(finished))
+    try:
+        with engine.connect() as conn:
+            staged = staged_run_ids(conn)
+        finished = (
+            [run.run_id for run in instance.get_runs(filters=dg.RunsFilter(run_ids=staged, statuses=FINISHED_STATUSES))]
+            if staged
+            else []
+        )
+        if finished:
+            with engine.begin() as conn:
+                cleared = clear_stages(conn, finished)
+            log.info("cleared %d staged row(s) of %d finished run(s)", cleared, len(finished))
+    except sa.exc.DBAPIError as exc:
+        log.warning("left the canonical stage as it is (%s)", exc.__class__.__name__)
+
+
+def _existing_pipeline_database() -> sa.Engine | None:
+    if not (os.environ.get(DATABASE_URL_VARIABLE) or os.environ.get("DAGSTER_HOME")):
+        return None  # no pipeline database configured for this process: nothing of ours to clean
+    url = resolve_database_url()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).exists()):
+        return None  # connecting would create an empty file
+    return create_db_engine(url)

@@ -40,9 +40,9 @@ class StageIncompleteError(ValueError):
 
 def stage_canonical(conn: sa.Connection, run_id: str, frame: pd.DataFrame) -> int:
     """Replaces the run's stage with the frame's rows; returns how many rows were staged."""
-    _check_frame(frame)
+    _check_frame(frame)  # before clearing: a refused frame leaves the previous stage alone
     clear_stage(conn, run_id)
-    return append_to_stage(conn, run_id, frame)
+    return _append(conn, run_id, frame, utcnow())
 
 
 def append_to_stage(conn: sa.Connection, run_id: str, frame: pd.DataFrame, *, now: datetime | None = None) -> int:
@@ -52,14 +52,18 @@ def append_to_stage(conn: sa.Connection, run_id: str, frame: pd.DataFrame, *, no
     staged for the run breaks the stage's primary key: chunks of one run must not overlap.
     """
     _check_frame(frame)
+    return _append(conn, run_id, frame, now or utcnow())
+
+
+def _append(conn: sa.Connection, run_id: str, frame: pd.DataFrame, now: datetime) -> int:
     if not frame.empty:
         try:
             _insert_rows(conn, run_id, frame)
         except Exception as exc:
-            if _is_unique_violation(exc):
-                raise ValueError(f"chunk repeats a transaction already staged for run {run_id}: {exc}") from exc
+            if (detail := _unique_violation(exc)) is not None:
+                raise ValueError(f"chunk repeats a transaction already staged for run {run_id}: {detail}") from exc
             raise
-    _add_to_count(conn, run_id, len(frame), now or utcnow())
+    _add_to_count(conn, run_id, len(frame), now)
     return len(frame)
 
 
@@ -95,12 +99,15 @@ def _insert_rows(conn: sa.Connection, run_id: str, frame: pd.DataFrame) -> None:
     conn.execute(sa.insert(canonical_transactions), rows)
 
 
-def _is_unique_violation(exc: Exception) -> bool:
-    # COPY goes through the driver directly (a psycopg error); SQLite's insert through SQLAlchemy.
+def _unique_violation(exc: Exception) -> str | None:
+    """The one-line detail of a unique violation (COPY raises the driver's error, SQLite's insert
+    SQLAlchemy's), or None for any other error."""
     cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
-    return getattr(cause, "sqlstate", None) == "23505" or (
-        isinstance(exc, sa.exc.IntegrityError) and "UNIQUE" in str(exc)
-    )
+    if getattr(cause, "sqlstate", None) == "23505":
+        return getattr(getattr(cause, "diag", None), "message_detail", None) or str(cause).splitlines()[0]
+    if isinstance(exc, sa.exc.IntegrityError) and "UNIQUE" in str(cause):
+        return str(cause).splitlines()[0]
+    return None
 
 
 def _check_frame(frame: pd.DataFrame) -> None:

@@ -165,8 +165,9 @@ def test_appending_a_row_the_run_already_staged_is_refused(engine):
     rows = daily_rows("acc-1", days=2)
     with engine.begin() as conn:
         append_to_stage(conn, "run-1", canonical_frame(rows))
-    with pytest.raises(ValueError, match="already staged for run run-1"), engine.begin() as conn:
+    with pytest.raises(ValueError, match="already staged for run run-1") as refused, engine.begin() as conn:
         append_to_stage(conn, "run-1", canonical_frame(rows[:1]))
+    assert "\n" not in str(refused.value)
     with engine.connect() as conn:
         assert (_recorded(conn, "run-1"), rows_in_stage(conn, "run-1")) == (2, 2)
 

@@ -28,6 +28,7 @@ import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from mono_dagster.observability.scrub import find_leaks
 from mono_dagster.sandbox import FaultPlan, SandboxConfig, SandboxServer, SandboxState
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -97,7 +98,10 @@ class Backfill:
         except subprocess.TimeoutExpired:
             self.kill()
             pytest.fail(f"the backfill hung for {timeout:.0f} s and was killed:\n{self.output().describe()}")
-        return self.output()
+        done = self.output()
+        leaking = [line for line in (done.stdout + done.stderr).splitlines() if find_leaks(line)]
+        assert not leaking, f"the backfill printed {len(leaking)} line(s) with a secret or a full number"
+        return done
 
     def kill(self) -> None:
         """SIGKILL to the whole process group (the CLI and any worker it started), then reap it."""

@@ -34,8 +34,9 @@ from mono_dagster_tests.reliability.harness import (
     write_pools_instance,
 )
 
-# Slow enough that an account's window (six pages) takes over a second: the kill lands mid-fetch.
-SLOW_MONO = FaultPlan(rate=1.0, kinds=("slow",), slow_seconds=0.2)
+# Slow enough that an account's window (five pages) takes longer than a sync batch waits for more
+# accounts (2 s): each account commits on its own, seconds apart, and the kill lands between two.
+SLOW_MONO = FaultPlan(rate=1.0, kinds=("slow",), slow_seconds=0.5)
 
 
 def fetched_accounts(operator: Operator) -> dict[str, int]:
@@ -78,11 +79,12 @@ def persisted_of_shard(operator: Operator, run_id: str) -> int:
 
 
 def mid_fetch(operator: Operator) -> str | None:
-    """A run that has fetched some, not all, of its shard's accounts."""
-    for run_id, fetched in fetched_accounts(operator).items():
-        if fetched < shard_size(operator, run_id):
-            return run_id
-    return None
+    """A run that has fetched some, not all, of its shard's accounts (one query: polled often)."""
+    return operator.scalar(
+        "SELECT r.run_id FROM (SELECT f.run_id, min(a.shard) AS shard, count(DISTINCT f.account_id) AS fetched "
+        "FROM mono_fetches f JOIN mono_accounts a ON a.account_id = f.account_id GROUP BY f.run_id) r "
+        "WHERE r.fetched < (SELECT count(*) FROM mono_accounts b WHERE b.shard = r.shard) LIMIT 1"
+    )
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,9 @@ class KillPoint:
 
 
 def stop_in_fetch(operator: Operator, backfill: Backfill) -> Callable[[], None]:
+    # Mono turns slow once the first shard (one account) is persisted: the next shard's three accounts.
+    poll(lambda: operator.count("persisted_runs"), what="the first shard persisted", backfill=backfill)
+    operator.use_faults(SLOW_MONO)
     poll(lambda: mid_fetch(operator), what="a run with some of its accounts in the fetch log", backfill=backfill)
     return lambda: None
 
@@ -158,8 +163,6 @@ def test_a_backfill_killed_mid_run_is_repaired_by_the_next_one(operator: Operato
     if instance_kind == "pools":
         write_pools_instance(operator.dagster_home)
     kill_point = POINTS[point]
-    if point == "fetch":
-        operator.use_faults(SLOW_MONO)
     backfill = operator.start_backfill()
     release = kill_point.stop(operator, backfill)
     backfill.kill()

@@ -122,18 +122,14 @@ class LedgerSnapshot:
     by design, so only its key and reason are compared.)
     """
 
+    columns: tuple[str, ...]
     transactions: tuple[tuple, ...]
     quarantine: tuple[tuple, ...]
 
     @property
     def change_count_total(self) -> int:
-        return sum(self.transactions_by_column("change_count"))
-
-    def transactions_by_column(self, column: str) -> list:
-        index = self._columns.index(column)
-        return [row[index] for row in self.transactions]
-
-    _columns: tuple[str, ...] = ()
+        index = self.columns.index("change_count")
+        return sum(row[index] for row in self.transactions)
 
 
 def ledger_snapshot(engine: sa.Engine) -> LedgerSnapshot:
@@ -150,4 +146,4 @@ def ledger_snapshot(engine: sa.Engine) -> LedgerSnapshot:
                 )
             )
         )
-    return LedgerSnapshot(transactions, quarantine, columns)
+    return LedgerSnapshot(columns, transactions, quarantine)

@@ -35,7 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Six accounts of seed 7 sit on three shards (of 8): each backfill is three runs, several accounts each.
 SANDBOX = SandboxConfig(seed=7, accounts=6, days=14, per_day=5)
 WINDOW_DAYS = 10
-PAGE_SIZE = 10  # six pages per account window: paging, and a fault can land mid-walk
+PAGE_SIZE = 10  # five pages per account window: paging, and a fault can land mid-walk
 MONO_POOL = "mono_api"
 PROBE_APPLICATION = "reliability-probe"
 POLL_SECONDS = 0.01

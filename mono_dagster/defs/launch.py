@@ -16,10 +16,13 @@ from pathlib import Path
 import dagster as dg
 
 from mono_dagster.defs import names
+from mono_dagster.defs.instance_lock import open_instance
 from mono_dagster.defs.jobs import SYNC_JOB
 from mono_dagster.defs.partition_range import RANGE_END_TAG, RANGE_START_TAG
 from mono_dagster.defs.partitions import DATE_DIMENSION, SHARD_DIMENSION, shard_key
+from mono_dagster.defs.run_errors import run_failure_summary
 from mono_dagster.defs.run_identity import CORRELATION_TAG
+from mono_dagster.defs.run_recovery import launcher_tags, recover_dead_runs
 
 EMBEDDED_INSTANCE_YAML = """\
 # Embedded Dagster instance for the demo and `dagster dev`: SQLite storage under this folder.
@@ -121,7 +124,8 @@ def run_shards(
         from mono_dagster.definitions import defs  # the code location reads its settings when first imported
 
         job = defs.resolve_job_def(SYNC_JOB)
-    instance = instance or dg.DagsterInstance.get()
+    instance = instance or open_instance()
+    recover_dead_runs(instance)  # runs of killed CLI processes: failed, slots freed, stage cleared
     runs = []
     for shard, accounts in shard_plan(shards, accounts_by_shard):
         run = run_shard(job, instance, start, end, shard, accounts)
@@ -144,6 +148,7 @@ def run_shard(
         **partition_range_tags(start, end, shard),
         CORRELATION_TAG: str(uuid.uuid4()),
         "mono/launched_by": "mono-dagster-cli",
+        **launcher_tags(),
     }
     result = job.execute_in_process(
         instance=instance, tags=tags, run_config=sync_config(accounts), raise_on_error=False
@@ -159,6 +164,5 @@ def run_shard(
     )
     error = None
     if not result.success:
-        failure = result.get_run_failure_event()
-        error = failure.message if failure is not None else "run failed"
+        error = run_failure_summary(result)
     return ShardRun(shard=shard, run_id=result.run_id, success=result.success, checks=checks, error=error)

@@ -124,7 +124,11 @@ def run_shards(
         from mono_dagster.definitions import defs  # the code location reads its settings when first imported
 
         job = defs.resolve_job_def(SYNC_JOB)
-    instance = instance or open_instance()
+    if instance is None:
+        instance = open_instance()
+        # One process launching run after run: hold pooled storage connections, as dagster-webserver does,
+        # not one new Postgres connection per event (fleet_bench, 200 accounts: 20-27% less wall time).
+        instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=10)
     recover_dead_runs(instance)  # runs of killed CLI processes: failed, slots freed, stage cleared
     runs = []
     for shard, accounts in shard_plan(shards, accounts_by_shard):

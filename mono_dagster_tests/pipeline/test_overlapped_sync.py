@@ -10,10 +10,12 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from mono_dagster.mono import DateWindow
+from mono_dagster.pipeline.canonicalize import CanonicalSummary
 from mono_dagster.pipeline.fetch_worker import FetchWorkerError
 from mono_dagster.pipeline.persist import persist_run
 from mono_dagster.pipeline.reconcile import reconcile_run
@@ -22,6 +24,7 @@ from mono_dagster.storage.accounts import list_accounts
 from mono_dagster.storage.canonical_stage import rows_in_stage, staged_count
 from mono_dagster.storage.fetch_log import successful_fetches
 from mono_dagster.storage.tables import mono_accounts, mono_fetches, mono_raw_pages, pipeline_events
+from mono_dagster.transform import SchemaReport
 
 
 class InjectedCrash(RuntimeError):
@@ -126,3 +129,14 @@ def test_batches_of_many_accounts_stage_the_same_records_as_one_account_per_batc
         staged[name] = [tuple(row) for row in rows]
     assert staged["one-per-batch"] == staged["all-in-one"]
     assert len(staged["all-in-one"]) == len(pipeline.served(start, end))
+
+
+def test_the_run_summary_fails_the_schema_when_any_batch_failed_and_keeps_the_first_failures():
+    """The step reports one schema result for all its batches: a failed batch is never hidden by later passes."""
+    passed = CanonicalSummary(accounts=2, valid=10, staged=10, batches=1)
+    failure_sample = pd.DataFrame({"column": ["narration"], "check": ["no_unmasked_account_numbers"]})
+    failed = CanonicalSummary(accounts=1, valid=4, staged=0, batches=1, schema=SchemaReport(False, 3, failure_sample))
+    combined = passed.plus(failed).plus(passed)
+    assert not combined.schema.passed and combined.schema.num_failures == 3
+    assert combined.schema.failure_sample is failure_sample
+    assert (combined.accounts, combined.valid, combined.staged, combined.batches) == (5, 24, 20, 3)

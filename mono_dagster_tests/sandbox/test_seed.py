@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from datetime import date, timedelta
 
@@ -122,9 +121,7 @@ def test_a_bad_config_is_refused(bad):
         SandboxConfig(**bad)
 
 
-def test_a_benchmark_sized_history_generates_in_well_under_a_second():
-    started = time.perf_counter()
+def test_a_benchmark_sized_history_is_seeded_for_every_account():
+    # How fast it seeds is for the benchmarks to print (fleet_bench prints it), not for a test to assert.
     state = SandboxState(SandboxConfig(seed=1, accounts=5, days=365, per_day=50, end_date=date(2024, 12, 31)))
-    elapsed = time.perf_counter() - started
     assert sum(len(state.transactions(a, date(2024, 12, 31), None)) for a in state.account_ids()) == 5 * 50
-    assert elapsed < 1.5, f"seeding 91,250 transactions took {elapsed:.2f} s"

@@ -15,6 +15,7 @@ from mono_dagster.storage.accounts import (
     set_account_status,
     shard_for,
 )
+from mono_dagster.storage.balance_checks import balance_breaks, balance_breaks_by_account
 from mono_dagster.storage.bank_transactions import PersistStats, persist_staged
 from mono_dagster.storage.canonical_stage import clear_stage, load_staged, stage_canonical
 from mono_dagster.storage.engine import create_db_engine, describe_url, dispose_engines, resolve_database_url
@@ -53,7 +54,6 @@ from mono_dagster.storage.reconciliation import (
     BalanceBreak,
     DuplicateKey,
     accounts_without_recent_success,
-    balance_breaks,
     duplicate_keys,
 )
 
@@ -74,6 +74,7 @@ __all__ = [
     "accounts_without_recent_success",
     "append_events",
     "balance_breaks",
+    "balance_breaks_by_account",
     "clear_stage",
     "count_quarantined",
     "create_db_engine",

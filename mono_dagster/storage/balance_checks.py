@@ -1,8 +1,9 @@
 """Balance continuity for many accounts in one query per chunk of accounts (not one per account).
 
 A run or a backfill covers up to thousands of accounts; the check's cost must not grow by a round trip
-per account. Same rule as `reconciliation.balance_breaks`: rows ordered by (posted_at, Mono id) within
-[start, end], vanished rows left out, pairs with a null balance not checked.
+per account. The rule: rows ordered by (posted_at, Mono id) within [start, end], vanished rows left out;
+a row breaks when its balance is not the previous row's balance plus its signed amount; pairs with a
+null balance are not checked.
 """
 
 from __future__ import annotations
@@ -68,3 +69,8 @@ def balance_breaks_by_account(
                 )
             )
     return found
+
+
+def balance_breaks(conn: sa.Connection, account_id: str, start: date, end: date) -> list[BalanceBreak]:
+    """One account's breaks, in (posted_at, Mono id) order."""
+    return balance_breaks_by_account(conn, [account_id], start, end).get(account_id, [])

@@ -217,53 +217,6 @@ def duplicate_keys(
     return found[:limit]
 
 
-def balance_breaks(conn: sa.Connection, account_id: str, start: date, end: date) -> list[BalanceBreak]:
-    """Rows whose balance is not the previous row's balance plus their signed amount.
-
-    Rows are ordered by (posted_at, Mono id) within [start, end], vanished rows left out. A pair where
-    either balance is null is not checked.
-    """
-    table = bank_transactions
-    order = (table.c.posted_at, table.c.provider_transaction_id)
-    ordered = (
-        sa.select(
-            table.c.provider_transaction_id,
-            table.c.posted_at,
-            table.c.signed_amount_minor,
-            table.c.balance_after_minor,
-            sa.func.lag(table.c.balance_after_minor).over(order_by=order).label("previous_balance"),
-            sa.func.lag(table.c.provider_transaction_id).over(order_by=order).label("previous_id"),
-        )
-        .where(
-            table.c.account_id == account_id,
-            table.c.posted_date.between(start, end),
-            table.c.vanished_at.is_(None),
-        )
-        .subquery()
-    )
-    expected = ordered.c.previous_balance + ordered.c.signed_amount_minor
-    query = (
-        sa.select(ordered, expected.label("expected"))
-        .where(
-            ordered.c.previous_balance.is_not(None),
-            ordered.c.balance_after_minor.is_not(None),
-            expected != ordered.c.balance_after_minor,
-        )
-        .order_by(ordered.c.posted_at, ordered.c.provider_transaction_id)
-    )
-    return [
-        BalanceBreak(
-            account_id=account_id,
-            provider_transaction_id=row.provider_transaction_id,
-            previous_provider_transaction_id=row.previous_id,
-            posted_at=row.posted_at,
-            expected_balance_minor=int(row.expected),
-            balance_after_minor=int(row.balance_after_minor),
-        )
-        for row in conn.execute(query)
-    ]
-
-
 def accounts_without_recent_success(conn: sa.Connection, now: datetime, max_age: timedelta) -> list[str]:
     """Active accounts whose last successful sync is older than `max_age`, or that never had one."""
     cutoff = now - max_age

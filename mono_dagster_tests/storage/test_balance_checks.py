@@ -1,13 +1,13 @@
-"""Balance continuity checked for many accounts at once gives each account's own answer."""
+"""Balance continuity checked for many accounts at once gives each account's own answer (one account's
+series never runs into the next one's)."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from mono_dagster.storage.balance_checks import balance_breaks_by_account
+from mono_dagster.storage.balance_checks import balance_breaks, balance_breaks_by_account
 from mono_dagster.storage.bank_transactions import persist_staged
 from mono_dagster.storage.canonical_stage import stage_canonical
-from mono_dagster.storage.reconciliation import balance_breaks
 from mono_dagster_tests.storage.builders import NOW, canonical_frame, canonical_row, daily_rows
 
 START, END = date(2024, 3, 1), date(2024, 3, 9)

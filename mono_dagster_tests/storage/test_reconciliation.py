@@ -14,6 +14,7 @@ from mono_dagster.storage.accounts import (
     register_accounts,
     set_account_status,
 )
+from mono_dagster.storage.balance_checks import balance_breaks
 from mono_dagster.storage.bank_transactions import persist_staged
 from mono_dagster.storage.canonical_stage import stage_canonical
 from mono_dagster.storage.fetch_log import FetchRecord, record_fetch
@@ -22,7 +23,6 @@ from mono_dagster.storage.raw_pages import store_raw_pages
 from mono_dagster.storage.reconciliation import (
     AccountCounts,
     accounts_without_recent_success,
-    balance_breaks,
     duplicate_keys,
     run_counts,
 )

@@ -9,9 +9,6 @@ are stored intact, and nothing crashed. A second backfill changes nothing.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +20,7 @@ import sqlalchemy as sa
 from mono_dagster.sandbox import FaultPlan, SandboxConfig, SandboxServer, SandboxState
 from mono_dagster.storage.engine import create_db_engine, dispose_engines
 from mono_dagster.storage.migrate import upgrade_database
+from mono_dagster_tests.cli.test_sync_commands import run_cli
 
 PAGE_SIZE = 7  # 20 rows an account window: 3-4 pages, so a copy can sit pages away from its original
 WINDOW_DAYS = 4
@@ -103,17 +101,6 @@ def plan_bad_rows(state: SandboxState, start: date, end: date) -> BadRows:
         third, c[3], "narration: holds a NUL character", [{"set": {"narration": "POS PURCHASE\x00 SHOPRITE"}}]
     )
     return plan
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mono_dagster.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.fixture()

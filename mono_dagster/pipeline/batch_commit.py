@@ -198,12 +198,16 @@ def _success_outcome(result: FetchResult) -> AccountSyncOutcome:
     )
 
 
+def _started_event(item: FetchedAccount, account_id: str, window: DateWindow, identity: RunIdentity) -> PipelineEvent:
+    return _fetch_event(events.FETCH_STARTED, account_id, window, identity, started_at=item.started_at.isoformat())
+
+
 def _lifecycle(
     item: FetchedAccount, outcome: AccountSyncOutcome, window: DateWindow, identity: RunIdentity
 ) -> list[PipelineEvent]:
     account_id = outcome.account_id
     return [
-        _fetch_event(events.FETCH_STARTED, account_id, window, identity, started_at=item.started_at.isoformat()),
+        _started_event(item, account_id, window, identity),
         _fetch_event(
             events.FETCH_COMPLETED,
             account_id,
@@ -225,7 +229,7 @@ def _failure_events(
     account_id = outcome.account_id
     return [
         # The RFC's `mono.fetch.started`, written with the outcome (the outbox only holds committed work).
-        _fetch_event(events.FETCH_STARTED, account_id, window, identity, started_at=item.started_at.isoformat()),
+        _started_event(item, account_id, window, identity),
         _fetch_event(
             events.FETCH_FAILED,
             account_id,

@@ -86,6 +86,20 @@ def _in_stage(run_id: str, stage: sa.Table, bank: sa.Table) -> sa.ColumnElement[
     return sa.and_(stage.c.run_id == run_id, stage.c.transaction_id == bank.c.transaction_id)
 
 
+def quarantined_in_run(run_id: str) -> sa.Exists:
+    """EXISTS: the `bank_transactions` row in the outer query was quarantined by this run (same account and Mono id)."""
+    bank, quarantine = bank_transactions, quarantined_transactions
+    return (
+        sa.select(sa.literal(1))
+        .where(
+            quarantine.c.run_id == run_id,
+            quarantine.c.account_id == bank.c.account_id,
+            quarantine.c.provider_transaction_id == bank.c.provider_transaction_id,
+        )
+        .exists()
+    )
+
+
 def _count_changes(conn: sa.Connection, run_id: str) -> tuple[int, int, int, int]:
     """Counted before writing: (inserted, updated, staged, amount_minor of inserted + updated)."""
     stage, bank = canonical_transactions, bank_transactions
@@ -222,17 +236,9 @@ def _mark_missing(
     conn: sa.Connection, run_id: str, complete_windows: Sequence[tuple[str, date, date]], now: datetime
 ) -> tuple[int, int]:
     """Counts a miss on each unseen row of the complete windows; returns (missing, newly vanished)."""
-    stage, bank, quarantine = canonical_transactions, bank_transactions, quarantined_transactions
+    stage, bank = canonical_transactions, bank_transactions
     seen_in_stage = sa.select(sa.literal(1)).where(_in_stage(run_id, stage, bank)).exists()
-    seen_in_quarantine = (
-        sa.select(sa.literal(1))
-        .where(
-            quarantine.c.run_id == run_id,
-            quarantine.c.account_id == bank.c.account_id,
-            quarantine.c.provider_transaction_id == bank.c.provider_transaction_id,
-        )
-        .exists()
-    )
+    seen_in_quarantine = quarantined_in_run(run_id)
     misses = bank.c.missing_fetch_count + 1
     vanished_at = sa.case((misses >= VANISHED_AFTER_MISSES, sa.literal(now, bank.c.vanished_at.type)), else_=None)
     missing = vanished = 0

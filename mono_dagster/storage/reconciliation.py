@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from mono_dagster.records import PROVIDER
-from mono_dagster.storage.bank_transactions import accounts_by_spans
+from mono_dagster.storage.bank_transactions import accounts_by_spans, quarantined_in_run
 from mono_dagster.storage.fetch_log import FetchRow, successful_fetches
 from mono_dagster.storage.sql import chunked
 from mono_dagster.storage.tables import bank_transactions, mono_accounts, mono_raw_pages, quarantined_transactions
@@ -149,16 +149,8 @@ def _seen_persisted_counts(
     conn: sa.Connection, run_id: str, windows: Sequence[tuple[str, date, date]]
 ) -> dict[str, int]:
     """Rows of the windows the run saw and did not quarantine, per account (see `run_counts`)."""
-    bank, quarantine = bank_transactions, quarantined_transactions
-    quarantined_by_this_run = (
-        sa.select(sa.literal(1))
-        .where(
-            quarantine.c.run_id == run_id,
-            quarantine.c.account_id == bank.c.account_id,
-            quarantine.c.provider_transaction_id == bank.c.provider_transaction_id,
-        )
-        .exists()
-    )
+    bank = bank_transactions
+    quarantined_by_this_run = quarantined_in_run(run_id)
     counts: dict[str, int] = {}
     for spans, account_ids in accounts_by_spans(windows).items():
         in_spans = sa.or_(*(bank.c.posted_date.between(start, end) for start, end in spans))
